@@ -1,0 +1,3 @@
+"""neuralab: a deep-learning curriculum as tested, fast, runnable commands."""
+
+__version__ = "0.1.0"

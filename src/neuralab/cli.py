@@ -1,0 +1,224 @@
+"""The `neuralab` command. Thin by design: parse options into a config, call a library function, print.
+
+Every subcommand's options come from a config dataclass (`neuralab.config.add_arguments`), and `neuralab run`
+has one sub-command per registered experiment, so new experiments appear here without editing this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from neuralab import __version__
+from neuralab.config import Settings, add_arguments, from_args
+from neuralab.errors import NeuralabError
+
+
+def _settings(ns: argparse.Namespace) -> Settings:
+    return Settings.resolve(runs_dir=getattr(ns, "runs_dir", None), data_dir=getattr(ns, "data_dir", None),
+                            download=False if getattr(ns, "no_download", False) else None,
+                            device=getattr(ns, "device", None))
+
+
+def _common() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("where things live")
+    g.add_argument("--runs-dir", help="root of run directories (default: $NEURALAB_RUNS or ./runs)")
+    g.add_argument("--data-dir", help="data root (default: $NEURALAB_DATA or ~/.cache/neuralab)")
+    g.add_argument("--no-download", action="store_true", help="never download; fail if data is missing")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="training device (default: auto)")
+    return p
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _sub(subs: Any, name: str, help: str, examples: Sequence[str], common: bool = True) -> argparse.ArgumentParser:
+    return subs.add_parser(name, help=help, description=help, epilog=_examples(*examples),
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           parents=[_common()] if common else [])
+
+
+# -- data ---------------------------------------------------------------------------------------------------
+def cmd_data_list(ns: argparse.Namespace) -> int:
+    from neuralab.data import DATASETS
+    from neuralab.data.registry import options
+
+    opts = options(_settings(ns))
+    print(f"data root: {opts.data_dir}")
+    for name, spec in DATASETS.items():
+        if spec.kind in ("generated", "bundled"):
+            status = spec.kind
+        elif spec.kind == "custom":
+            status = "your folder"
+        else:
+            status = "available" if not spec.missing_files(opts) else "missing (download or place files)"
+        print(f"  {name:20s} {status:34s} {spec.description}")
+    return 0
+
+
+def cmd_data_info(ns: argparse.Namespace) -> int:
+    from neuralab.data import load_dataset
+
+    d = load_dataset(ns.name, _settings(ns))
+    print(json.dumps(d.describe(), indent=2))
+    return 0
+
+
+def cmd_data_check(ns: argparse.Namespace) -> int:
+    from neuralab.data import DATASETS, load_dataset, parse_name
+    from neuralab.data.registry import options, verify_checksums
+
+    settings = _settings(ns)
+    base, arg = parse_name(ns.name)
+    for line in verify_checksums(DATASETS.get(base), options(settings, arg=arg)):
+        print(line)
+    d = load_dataset(ns.name, settings)
+    sizes = ", ".join(f"{k} {v}" for k, v in d.describe()["sizes"].items())
+    print(f"ok: {d.name} loads from {d.source}: {sizes}; input {d.input_shape}")
+    for note in d.notes:
+        print(f"note: {note}")
+    return 0
+
+
+# -- train / run --------------------------------------------------------------------------------------------
+def cmd_train(ns: argparse.Namespace) -> int:
+    from neuralab.runs import find_run
+    from neuralab.train import TrainConfig, train
+
+    settings = _settings(ns)
+    if ns.resume:
+        from neuralab.config import from_dict
+        from neuralab.runs import Run
+
+        run = find_run(ns.resume, settings.runs_dir)
+        cfg = from_dict(TrainConfig, Run.open(run.path).config()["config"])
+        run, summary, _ = train(cfg, settings, run=run, resume=True)
+    else:
+        cfg = from_args(TrainConfig, ns)
+        run, summary, _ = train(cfg, settings)
+    print(f"test: {json.dumps(summary['test'])}")
+    print(f"run directory: {run.path}")
+    return 0
+
+
+def cmd_run(ns: argparse.Namespace) -> int:
+    from neuralab.experiments import EXPERIMENTS, run_experiment
+
+    exp = EXPERIMENTS.get(ns.experiment)
+    cfg = from_args(exp.config, ns)
+    run, _ = run_experiment(exp.name, cfg, _settings(ns))
+    print(f"report: {run.path / 'report.md'}")
+    return 0
+
+
+# -- runs ---------------------------------------------------------------------------------------------------
+def _headline(summary: dict[str, Any]) -> str:
+    test = summary.get("test", {})
+    if isinstance(test, dict):
+        for k in ("accuracy", "rmse", "map50"):
+            if isinstance(test.get(k), (int, float)):
+                return f"test {k} {test[k]:.4f}"
+    return ""
+
+
+def cmd_runs_list(ns: argparse.Namespace) -> int:
+    from neuralab.runs import list_runs
+
+    settings = _settings(ns)
+    runs = list_runs(settings.runs_dir)
+    if not runs:
+        print(f"no runs in {settings.runs_dir}")
+    for r in runs:
+        cfg = r.config()
+        what = cfg.get("experiment") or cfg.get("command", "")
+        print(f"  {r.name:50s} {what:18s} {_headline(r.summary())}")
+    return 0
+
+
+def cmd_runs_show(ns: argparse.Namespace) -> int:
+    from neuralab.runs import find_run
+
+    run = find_run(ns.run, _settings(ns).runs_dir)
+    print(f"run: {run.path}")
+    print("config:", json.dumps(run.config().get("config", run.config()), indent=2))
+    print("summary:", json.dumps(run.summary(), indent=2))
+    for row in run.metrics()[-4:]:
+        print("metrics:", json.dumps(row))
+    files = sorted(str(p.relative_to(run.path)) for p in run.path.rglob("*") if p.is_file())
+    print("files:", ", ".join(files[:40]) + (" ..." if len(files) > 40 else ""))
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from neuralab.experiments import EXPERIMENTS
+    from neuralab.train import TrainConfig
+
+    parser = argparse.ArgumentParser(
+        prog="neuralab", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="neuralab: a deep-learning curriculum as tested, fast, runnable commands.",
+        epilog=_examples("neuralab data list", "neuralab train --dataset digits --epochs 5",
+                         "neuralab run demo", "neuralab runs list"))
+    parser.add_argument("--version", action="version", version=f"neuralab {__version__}")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    data = top.add_parser("data", help="list, inspect and check datasets", description="list, inspect and check datasets")
+    dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    p = _sub(dsub, "list", "registered datasets and whether their files are present", ["neuralab data list"])
+    p.set_defaults(func=cmd_data_list)
+    for name, fn, help in (("info", cmd_data_info, "load a dataset and print its splits, classes and statistics"),
+                           ("check", cmd_data_check, "verify a dataset's files (checksums where published) and load it")):
+        p = _sub(dsub, name, help, [f"neuralab data {name} moons", f"neuralab data {name} mnist --data-dir ~/data",
+                                    f"neuralab data {name} imagefolder:./my_photos"])
+        p.add_argument("name", help="dataset name, or imagefolder:PATH")
+        p.set_defaults(func=fn)
+
+    p = _sub(top, "train", "train a registered model on a dataset (writes a run directory)",
+             ["neuralab train --dataset digits --epochs 5",
+              "neuralab train --dataset mnist --model-args 'hidden=512,256 dropout=0.2' --epochs 10",
+              "neuralab train --resume 20260101-120000-mnist-mlp"])
+    add_arguments(p, TrainConfig)
+    p.add_argument("--resume", metavar="RUN", help="continue a killed run from its last checkpoint")
+    p.set_defaults(func=cmd_train)
+
+    run = top.add_parser("run", help="run a named experiment or mini-project",
+                         description="Run a named experiment; `neuralab run NAME --help` lists its options.")
+    rsub = run.add_subparsers(dest="experiment", metavar="NAME", required=True)
+    for name, exp in EXPERIMENTS.items():
+        p = _sub(rsub, name, exp.description, exp.examples or [f"neuralab run {name}"])
+        add_arguments(p, exp.config)
+        p.set_defaults(func=cmd_run)
+
+    runs = top.add_parser("runs", help="list and inspect run directories", description="list and inspect runs")
+    rs = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    p = _sub(rs, "list", "every run under the runs folder with its headline number", ["neuralab runs list"])
+    p.set_defaults(func=cmd_runs_list)
+    p = _sub(rs, "show", "a run's config, summary, last metrics and files",
+             ["neuralab runs show quickstart", "neuralab runs show runs/20260101-120000-digits-mlp"])
+    p.add_argument("run", help="run directory, its name, or the end of its name (newest match)")
+    p.set_defaults(func=cmd_runs_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = ns.func
+    try:
+        return func(ns)
+    except NeuralabError as e:
+        print(f"error: {textwrap.indent(str(e), '  ').strip()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted. A training run can continue with `neuralab train --resume RUN`.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""What every dataset gives: train/val/test splits as NumPy arrays, class names, and normalization stats.
+
+Arrays stay NumPy so that `neuralab.scratch` (NumPy only) and the torch code read the same objects; images are
+uint8 `(N, C, H, W)` and are converted to float only batch by batch, on the device, by the loader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuralab.errors import DataError
+
+
+@dataclass
+class Split:
+    x: np.ndarray
+    y: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.x) != len(self.y):
+            raise DataError(f"split has {len(self.x)} inputs but {len(self.y)} targets")
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def take(self, idx: np.ndarray) -> "Split":
+        return Split(self.x[idx], self.y[idx])
+
+
+@dataclass
+class Dataset:
+    name: str
+    task: str  # "classification" or "regression"
+    train: Split
+    val: Split
+    test: Split
+    classes: list[str] = field(default_factory=list)
+    mean: tuple[float, ...] = ()  # per channel (images, in [0, 1] units) or per feature (tabular)
+    std: tuple[float, ...] = ()
+    source: str = ""
+    feature_names: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def is_image(self) -> bool:
+        return self.train.x.ndim == 4
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def num_outputs(self) -> int:
+        """Width of a model's last layer: one per class, or one for regression."""
+        return self.num_classes if self.task == "classification" else 1
+
+    def splits(self) -> dict[str, Split]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+    def describe(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "name": self.name,
+            "task": self.task,
+            "source": self.source,
+            "input_shape": list(self.input_shape),
+            "dtype": str(self.train.x.dtype),
+            "sizes": {k: len(s) for k, s in self.splits().items()},
+            "mean": [round(float(m), 4) for m in self.mean],
+            "std": [round(float(s), 4) for s in self.std],
+        }
+        if self.classes:
+            d["classes"] = self.classes
+            d["class_counts"] = {k: np.bincount(s.y, minlength=len(self.classes)).tolist()
+                                 for k, s in self.splits().items()}
+        else:
+            d["target"] = {"min": float(self.train.y.min()), "max": float(self.train.y.max()),
+                           "mean": float(self.train.y.mean())}
+        if self.feature_names:
+            d["features"] = self.feature_names
+        if self.notes:
+            d["notes"] = self.notes
+        return d
+
+
+def channel_stats(x: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean/std of uint8 images in [0, 1] units (or per-feature for 2-D arrays)."""
+    if x.ndim == 4:
+        xs = x.reshape(x.shape[0], x.shape[1], -1)
+        n = xs.shape[0] * xs.shape[2]
+        # Sums in float64, chunked, so 50,000 CIFAR images never need a float copy of the whole array.
+        s = np.zeros(x.shape[1]); ss = np.zeros(x.shape[1])
+        for i in range(0, len(xs), 4096):
+            c = xs[i:i + 4096].astype(np.float64) / 255.0
+            s += c.sum(axis=(0, 2)); ss += (c * c).sum(axis=(0, 2))
+        mean = s / n
+        std = np.sqrt(np.maximum(ss / n - mean**2, 1e-12))
+        return tuple(mean.tolist()), tuple(std.tolist())
+    mean = x.mean(axis=0, dtype=np.float64)
+    std = x.std(axis=0, dtype=np.float64)
+    std = np.where(std < 1e-12, 1.0, std)
+    return tuple(mean.tolist()), tuple(std.tolist())
+
+
+def split_off(x: np.ndarray, y: np.ndarray, fraction: float, seed: int,
+              stratify: bool) -> tuple[Split, Split]:
+    """Split (x, y) into (rest, held-out) with `fraction` held out, per class when `stratify`.
+
+    The split seed is separate from the training seed, so every training seed sees the same validation set.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise DataError(f"validation/test fraction must be in (0, 1). Received: {fraction}")
+    rng = np.random.default_rng(seed)
+    if stratify:
+        held = []
+        for c in np.unique(y):
+            idx = np.flatnonzero(y == c)
+            rng.shuffle(idx)
+            held.append(idx[: max(1, int(round(len(idx) * fraction)))])
+        held_idx = np.sort(np.concatenate(held))
+    else:
+        perm = rng.permutation(len(x))
+        held_idx = np.sort(perm[: max(1, int(round(len(x) * fraction)))])
+    mask = np.ones(len(x), dtype=bool)
+    mask[held_idx] = False
+    return Split(x[mask], y[mask]), Split(x[held_idx], y[held_idx])
+
+
+def make_dataset(name: str, task: str, train: Split, test: Split, val: Split | None = None,
+                 val_fraction: float = 0.1, split_seed: int = 0, **kw: Any) -> Dataset:
+    """Assemble a Dataset: carve val from train when the source has none, and compute stats on train only."""
+    if val is None:
+        train, val = split_off(train.x, train.y, val_fraction, split_seed, stratify=task == "classification")
+    mean, std = channel_stats(train.x)
+    return Dataset(name=name, task=task, train=train, val=val, test=test, mean=mean, std=std, **kw)
+
+
+def short_path(p: Path) -> str:
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
+def index_split(n: int, test_fraction: float, val_fraction: float, seed: int) -> tuple[np.ndarray, ...]:
+    """Random (train, val, test) row indices for sources that come as one table."""
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    n_test = int(round(n * test_fraction))
+    n_val = int(round((n - n_test) * val_fraction))
+    return np.sort(perm[n_test + n_val:]), np.sort(perm[n_test:n_test + n_val]), np.sort(perm[:n_test])

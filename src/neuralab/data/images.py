@@ -1,0 +1,141 @@
+"""Decode image files into one uint8 `(N, C, H, W)` array, once, and cache it.
+
+Decoding tens of thousands of files is the slow part of every image dataset, so it happens in parallel processes
+and the result is cached as `.npz` in neuralab's cache folder (never next to data neuralab did not download).
+A corrupt or truncated file is skipped with a warning naming it; the caller gets the count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from neuralab.errors import DataError
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
+CACHE_VERSION = 1
+
+
+def is_image_file(p: Path) -> bool:
+    return p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+
+
+def to_array(im: Image.Image, size: int | tuple[int, int] | None, mode: str) -> np.ndarray:
+    """PIL image -> (C, H, W) uint8. An int `size` resizes the shorter side and centre-crops a square;
+    a (H, W) tuple does the same to that exact shape (aspect kept, centre crop)."""
+    if im.mode in ("P", "PA", "RGBA", "LA") and mode == "RGB":
+        # Palette and alpha images: composite on white so transparent areas do not turn black.
+        rgba = im.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(bg, rgba)
+    im = im.convert(mode)
+    if size is not None:
+        th, tw = (size, size) if isinstance(size, int) else size
+        if (im.height, im.width) != (th, tw):
+            scale = max(th / im.height, tw / im.width)
+            nh, nw = max(th, round(im.height * scale)), max(tw, round(im.width * scale))
+            im = im.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
+            top, left = (nh - th) // 2, (nw - tw) // 2
+            im = im.crop((left, top, left + tw, top + th))
+    a = np.asarray(im, dtype=np.uint8)
+    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+
+
+def _decode(args: tuple[str, int | tuple[int, int] | None, str]) -> np.ndarray | str:
+    path, size, mode = args
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return np.ascontiguousarray(to_array(im, size, mode))
+    except Exception as e:  # noqa: BLE001 - any decoder failure means "this file is unusable"
+        return f"{type(e).__name__}: {e}"
+
+
+@dataclass
+class Decoded:
+    x: np.ndarray
+    keep: np.ndarray  # indices (into the file list) that decoded
+    skipped: list[str] = field(default_factory=list)  # "path: reason"
+
+
+def probe(files: list[Path], n: int = 50) -> tuple[set[tuple[int, int]], set[str]]:
+    """Sizes (H, W) and modes of up to n files, from headers only."""
+    sizes, modes = set(), set()
+    step = max(1, len(files) // n)
+    for p in files[::step][:n]:
+        try:
+            with Image.open(p) as im:
+                sizes.add((im.height, im.width))
+                modes.add(im.mode)
+        except Exception:  # noqa: BLE001 - a corrupt file is reported by the full decode
+            continue
+    return sizes, modes
+
+
+def decode_files(files: list[Path], size: int | tuple[int, int] | None, mode: str, workers: int | None = None) -> Decoded:
+    """Decode every file to (C, H, W) uint8 at one shape; unreadable files are skipped with a warning."""
+    if not files:
+        raise DataError("no image files to decode")
+    jobs = [(str(p), size, mode) for p in files]
+    workers = workers or min(4, os.cpu_count() or 1)
+    if workers > 1 and len(files) > 2000:
+        with ProcessPoolExecutor(workers) as pool:
+            out = list(pool.map(_decode, jobs, chunksize=512))
+    else:
+        out = [_decode(j) for j in jobs]
+    keep = [i for i, a in enumerate(out) if not isinstance(a, str)]
+    skipped = [f"{files[i]}: {a}" for i, a in enumerate(out) if isinstance(a, str)]
+    if skipped:
+        shown = "\n  ".join(skipped[:10]) + (f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        warnings.warn(f"skipped {len(skipped)} unreadable image file(s):\n  {shown}", stacklevel=2)
+    if not keep:
+        raise DataError(f"none of the {len(files)} image files could be decoded; first error: {skipped[0]}")
+    shapes = {out[i].shape for i in keep}  # type: ignore[union-attr]
+    if len(shapes) > 1:
+        raise DataError(f"images decoded to different shapes {sorted(shapes)[:4]}; pass an image size to resize them")
+    return Decoded(np.stack([out[i] for i in keep]), np.asarray(keep, dtype=np.int64), skipped)  # type: ignore[misc]
+
+
+def cache_key(files: list[Path], *parts: object) -> str:
+    """A key that changes when any file is added, removed, resized or touched, or when decoding options change."""
+    h = hashlib.sha1(f"v{CACHE_VERSION}|{parts}".encode())
+    for p in files:
+        st = p.stat()
+        h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:20]
+
+
+def load_cached(cache_dir: Path, name: str, key: str) -> dict[str, np.ndarray] | None:
+    path = cache_dir / f"{name}-{key}.npz"
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception:  # noqa: BLE001 - a broken cache is rebuilt, never trusted
+        path.unlink(missing_ok=True)
+        return None
+
+
+def save_cached(cache_dir: Path, name: str, key: str, **arrays: np.ndarray) -> Path | None:
+    """Atomic .npz write; a read-only or full cache folder only costs speed, so it warns and goes on."""
+    import io
+
+    from neuralab.runs import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    try:
+        return atomic_write_bytes(cache_dir / f"{name}-{key}.npz", buf.getvalue())
+    except OSError as e:
+        warnings.warn(f"could not write the decoded-image cache in {cache_dir} ({e}); set NEURALAB_CACHE",
+                      stacklevel=2)
+        return None

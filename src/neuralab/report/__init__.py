@@ -1,0 +1,1 @@
+"""Plots (matplotlib, Agg) and reports written from measured numbers."""

@@ -1,0 +1,122 @@
+"""Figures every run and experiment shares. Each function returns a matplotlib Figure; `Run.save_figure` writes it.
+
+The Agg backend is forced before pyplot loads, so plotting works on headless machines and in CI.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_curves(rows: list[dict[str, Any]], title: str = "") -> plt.Figure:
+    """Loss and the first metric per epoch, train vs validation, in one figure (the overfitting picture)."""
+    metric_names = [k for r in rows for k in r.get("metrics", {})]
+    metric = metric_names[0] if metric_names else None
+    fig, axes = plt.subplots(1, 2 if metric else 1, figsize=(10 if metric else 5, 3.6), squeeze=False)
+    for split, style in (("train", "-"), ("val", "--"), ("test", ":")):
+        sr = [r for r in rows if r.get("split") == split]
+        if not sr:
+            continue
+        ep = [r["epoch"] for r in sr]
+        axes[0, 0].plot(ep, [r.get("loss") for r in sr], style, marker="o", ms=3, label=split)
+        if metric:
+            axes[0, 1].plot(ep, [r["metrics"].get(metric) for r in sr], style, marker="o", ms=3, label=split)
+    axes[0, 0].set(xlabel="epoch", ylabel="loss", title="loss")
+    if metric:
+        axes[0, 1].set(xlabel="epoch", ylabel=metric, title=metric)
+    for ax in axes.flat:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_compare(curves: dict[str, Sequence[float]], ylabel: str, title: str = "", x: Sequence[float] | None = None,
+                 xlabel: str = "epoch", bands: dict[str, Sequence[float]] | None = None) -> plt.Figure:
+    """Several named curves on one axis (variants of an experiment); optional ±std bands."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, ys in curves.items():
+        xs = x if x is not None else np.arange(1, len(ys) + 1)
+        ax.plot(xs, ys, label=name)
+        if bands and name in bands:
+            ys_, sd = np.asarray(ys, dtype=float), np.asarray(bands[name], dtype=float)
+            ax.fill_between(xs, ys_ - sd, ys_ + sd, alpha=0.15)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(cm: np.ndarray, classes: Sequence[str], title: str = "confusion matrix") -> plt.Figure:
+    """Rows are true classes, columns predictions; cells show counts, colour the row-normalized rate."""
+    cm = np.asarray(cm)
+    rates = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * k, 1 + 0.5 * k))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(k), classes, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), classes, fontsize=8)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if rates[i, j] > 0.5 else "black")
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(images: np.ndarray, labels: Sequence[str], cols: int = 8, title: str = "",
+               mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> plt.Figure:
+    """A grid of (N, C, H, W) images (uint8, or normalized floats with mean/std to undo) with a caption each."""
+    imgs = np.asarray(images, dtype=np.float32)
+    if imgs.max() > 1.5 and mean is None:
+        imgs = imgs / 255.0
+    if mean is not None and std is not None:
+        imgs = imgs * np.asarray(std, dtype=np.float32)[:, None, None] + np.asarray(mean, dtype=np.float32)[:, None, None]
+    imgs = np.clip(imgs, 0, 1)
+    n = len(imgs)
+    rows = max(1, -(-n // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.4 * cols, 1.55 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, lab in zip(axes.flat, imgs, labels):
+        if img.shape[0] == 1:
+            ax.imshow(img[0], cmap="gray", vmin=0, vmax=1)
+        else:
+            ax.imshow(img.transpose(1, 2, 0))
+        ax.set_title(lab, fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_decision_boundary(predict: Any, x: np.ndarray, y: np.ndarray, classes: Sequence[str] = (),
+                           title: str = "", resolution: int = 300) -> plt.Figure:
+    """Colour the plane by `predict(points (M, 2)) -> class ids (M,)`, with the data points on top."""
+    pad = 0.1 * (x.max(0) - x.min(0))
+    lo, hi = x.min(0) - pad, x.max(0) + pad
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    grid = np.c_[gx.ravel(), gy.ravel()].astype(np.float32)
+    zz = np.asarray(predict(grid)).reshape(gx.shape)
+    k = int(max(y.max(), zz.max())) + 1
+    cmap = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(5, 4.4))
+    ax.contourf(gx, gy, zz, levels=np.arange(k + 1) - 0.5, colors=[cmap(i) for i in range(k)], alpha=0.25)
+    for c in range(k):
+        m = y == c
+        ax.scatter(x[m, 0], x[m, 1], s=9, color=cmap(c), edgecolors="k", linewidths=0.2,
+                   label=classes[c] if c < len(classes) else str(c))
+    ax.set(xlabel="x1", ylabel="x2", title=title)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,254 @@
+"""One training engine for every PyTorch model in neuralab.
+
+Data flow: Dataset (NumPy) -> BatchLoader (tensors on the device) -> model -> loss -> optimizer step, with the
+learning rate set per step by a schedule. After every epoch: validation metrics to metrics.jsonl, the best model so
+far to `checkpoints/model.safetensors`, and the full training state to `checkpoints/last.safetensors` (so `--resume`
+continues a killed run and ends with the same weights). The test split is evaluated once, at the end, with the
+model chosen on validation.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neuralab.data.base import Dataset, Split
+from neuralab.data.loader import BatchLoader
+from neuralab.device import autocast
+from neuralab.errors import CheckpointError, TrainingDiverged
+from neuralab.runs import Run
+from neuralab.train.checkpoint import load_state, save_model, save_state
+from neuralab.train.config import TrainConfig
+from neuralab.train.optim import build_optimizer, build_schedule
+
+
+def progress_enabled() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+class Trainer:
+    def __init__(self, model: nn.Module, data: Dataset, cfg: TrainConfig, run: Run, device: torch.device,
+                 meta: dict[str, Any] | None = None, log: Callable[[str], None] = print):
+        self.model, self.data, self.cfg, self.run, self.device = model.to(device), data, cfg, run, device
+        self.log = log
+        self.classify = data.task == "classification"
+        train = data.train if not cfg.limit_train else data.train.take(slice(0, cfg.limit_train))
+        aug = None
+        if data.is_image and cfg.augment not in ("", "none"):
+            from neuralab.data.augment import build
+
+            aug = build(cfg.augment)
+        norm = {"mean": data.mean, "std": data.std}
+        self.train_loader = BatchLoader(train, cfg.batch_size, shuffle=True, augment=aug, device=device,
+                                        seed=cfg.seed, **norm)
+        self.eval_loaders = {k: BatchLoader(s, cfg.eval_batch_size, device=device, **norm)
+                             for k, s in (("val", data.val), ("test", data.test))}
+        self.optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
+        steps = cfg.epochs * len(self.train_loader)
+        warmup = int(round(cfg.warmup_epochs * len(self.train_loader)))
+        self.schedule = build_schedule(cfg.schedule, self.optimizer, steps, warmup)
+        self.ema = None
+        if cfg.ema:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+        self.meta = {"model": cfg.model, "model_args": cfg.model_kwargs, "input_shape": list(data.input_shape),
+                     "num_outputs": data.num_outputs, "task": data.task, "classes": data.classes,
+                     "mean": list(data.mean), "std": list(data.std),
+                     "input_scale": 255.0 if data.train.x.dtype.name == "uint8" else 1.0,
+                     "dataset": cfg.dataset, **(meta or {})}
+        self.epoch, self.best, self.best_epoch, self.bad_epochs = 0, None, 0, 0
+
+    # -- the pieces -----------------------------------------------------------------------------------------
+    @property
+    def eval_model(self) -> nn.Module:
+        return self.ema.module if self.ema is not None else self.model
+
+    def loss_fn(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.classify:
+            return F.cross_entropy(out.float(), y, label_smoothing=self.cfg.label_smoothing)
+        return F.mse_loss(out.float().squeeze(-1), y.float())
+
+    def metrics(self, loss_sum: float, n: int, correct: float, abs_err: float) -> dict[str, float]:
+        if self.classify:
+            return {"accuracy": correct / n}
+        return {"rmse": math.sqrt(loss_sum / n), "mae": abs_err / n}
+
+    @torch.no_grad()
+    def predict(self, split: Split | str) -> torch.Tensor:
+        """Raw outputs (logits, or regression values) of the evaluation model for a whole split."""
+        loader = self.eval_loaders[split] if isinstance(split, str) else BatchLoader(
+            split, self.cfg.eval_batch_size, device=self.device, mean=self.data.mean, std=self.data.std)
+        model = self.eval_model.eval()
+        with autocast(self.device):
+            return torch.cat([model(xb).float() for xb, _ in loader]).cpu()
+
+    @torch.no_grad()
+    def evaluate(self, split: str) -> tuple[float, dict[str, float]]:
+        loader = self.eval_loaders[split]
+        model = self.eval_model.eval()
+        loss_sum = correct = abs_err = 0.0
+        for xb, yb in loader:
+            with autocast(self.device):
+                out = model(xb)
+            if self.classify:
+                loss_sum += F.cross_entropy(out.float(), yb, reduction="sum").item()
+                correct += (out.argmax(1) == yb).sum().item()
+            else:
+                err = out.float().squeeze(-1) - yb.float()
+                loss_sum += (err * err).sum().item()
+                abs_err += err.abs().sum().item()
+        n = loader.num_samples
+        return loss_sum / n, self.metrics(loss_sum, n, correct, abs_err)
+
+    def train_epoch(self) -> tuple[float, dict[str, float], float]:
+        self.model.train()
+        loss_sum = correct = abs_err = 0.0
+        n = 0
+        bar = None
+        if progress_enabled():
+            from rich.progress import Progress
+
+            bar = Progress(transient=True)
+            bar.start()
+            task = bar.add_task(f"epoch {self.epoch}/{self.cfg.epochs}", total=len(self.train_loader))
+        try:
+            for step, (xb, yb) in enumerate(self.train_loader, start=1):
+                with autocast(self.device):
+                    out = self.model(xb)
+                loss = self.loss_fn(out, yb)
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"loss became {loss.item()} at epoch {self.epoch}, step {step} (lr "
+                        f"{self.schedule.get_last_lr()[0]:.3g}). Try a lower --lr or --grad-clip. The last good "
+                        f"checkpoint is {self.run.checkpoints / 'last.safetensors'} (epoch {self.epoch - 1}).")
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.cfg.grad_clip:
+                    nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+                self.optimizer.step()
+                self.schedule.step()
+                if self.ema is not None:
+                    self.ema.update_parameters(self.model)
+                b = len(yb)
+                n += b
+                loss_sum += loss.item() * b
+                if self.classify:
+                    correct += (out.argmax(1) == yb).sum().item()
+                else:
+                    abs_err += (out.detach().float().squeeze(-1) - yb).abs().sum().item()
+                if bar is not None:
+                    bar.update(task, advance=1)
+        finally:
+            if bar is not None:
+                bar.stop()
+        lr = self.schedule.get_last_lr()[0]
+        return loss_sum / n, self.metrics(loss_sum, n, correct, abs_err), lr
+
+    def _score(self, loss: float, metrics: dict[str, float]) -> tuple[float, float]:
+        """Higher is better: accuracy first (then lower loss) for classifiers, lower loss for regression."""
+        return (metrics["accuracy"], -loss) if self.classify else (-loss, 0.0)
+
+    # -- checkpoints ----------------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "best": list(self.best) if self.best else None, "best_epoch": self.best_epoch,
+                "bad_epochs": self.bad_epochs, "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(), "rng": torch.get_rng_state(),
+                "loader": self.train_loader.state_dict(),
+                "ema": self.ema.state_dict() if self.ema is not None else None}
+
+    def restore(self) -> None:
+        path = self.run.checkpoints / "last.safetensors"
+        if not path.exists():
+            raise CheckpointError(f"cannot resume {self.run.path}: no {path} (the run died before its first epoch "
+                                  f"ended; start it again)")
+        state, _ = load_state(path, self.model)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        torch.set_rng_state(state["rng"])
+        self.train_loader.load_state_dict(state["loader"])
+        if self.ema is not None and state["ema"] is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.epoch, self.best_epoch, self.bad_epochs = state["epoch"], state["best_epoch"], state["bad_epochs"]
+        self.best = tuple(state["best"]) if state["best"] else None
+        self.run.truncate_metrics(self.epoch)
+        self.log(f"resumed {self.run.name} after epoch {self.epoch}")
+
+    # -- the loop -------------------------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> dict[str, Any]:
+        if resume:
+            self.restore()
+        start = time.perf_counter()
+        stopped = "completed"
+        while self.epoch < self.cfg.epochs:
+            self.epoch += 1
+            t0 = time.perf_counter()
+            loss, metrics, lr = self.train_epoch()
+            seconds = time.perf_counter() - t0
+            self.run.log(self.epoch, "train", loss, metrics, lr=lr, seconds=seconds)
+            vloss, vmetrics = self.evaluate("val")
+            self.run.log(self.epoch, "val", vloss, vmetrics, lr=lr, seconds=time.perf_counter() - t0 - seconds)
+            score = self._score(vloss, vmetrics)
+            if self.best is None or score > self.best:
+                self.best, self.best_epoch, self.bad_epochs = score, self.epoch, 0
+                save_model(self.run.checkpoints / "model.safetensors", self.eval_model,
+                           {**self.meta, "epoch": self.epoch, "metrics": {"val_loss": vloss, **vmetrics}})
+            else:
+                self.bad_epochs += 1
+            save_state(self.run.checkpoints / "last.safetensors", self.model, self.meta, self.state())
+            shown = " ".join(f"{k} {v:.4f}" for k, v in vmetrics.items())
+            self.log(f"epoch {self.epoch}/{self.cfg.epochs}  train loss {loss:.4f}  val loss {vloss:.4f}  "
+                     f"val {shown}  ({seconds:.1f}s)")
+            if self.cfg.early_stop and self.bad_epochs >= self.cfg.early_stop:
+                stopped = f"early stop: no val improvement for {self.bad_epochs} epochs"
+                self.log(stopped)
+                break
+        return self.finish(stopped, time.perf_counter() - start)
+
+    def finish(self, stopped: str, seconds: float) -> dict[str, Any]:
+        """Reload the model chosen on validation, measure the test split once, write summary and report."""
+        from neuralab.train.checkpoint import load_weights, read
+
+        tensors, meta = read(self.run.checkpoints / "model.safetensors")
+        load_weights(self.eval_model, tensors, "best checkpoint")
+        tloss, tmetrics = self.evaluate("test")
+        summary = {"run": self.run.name, "dataset": self.cfg.dataset, "model": self.cfg.model,
+                   "params": sum(p.numel() for p in self.model.parameters()), "device": str(self.device),
+                   "epochs_run": self.epoch, "best_epoch": self.best_epoch, "stopped": stopped,
+                   "train_seconds": seconds, "val": meta["metrics"], "test": {"loss": tloss, **tmetrics}}
+        self.run.write_summary(summary)
+        from neuralab.report.plots import plot_curves
+        from neuralab.report.markdown import run_report
+
+        self.run.save_figure(plot_curves(self.run.metrics()), "curves")
+        self.run.write_report(run_report(self.run, summary))
+        return summary
+
+
+def train(cfg: TrainConfig, settings: Any, run: Run | None = None, resume: bool = False,
+          log: Callable[[str], None] = print) -> tuple[Run, dict[str, Any], Trainer]:
+    """Load data, build the model, fit, evaluate: what `neuralab train` does, callable from experiments."""
+    from neuralab.config import to_dict
+    from neuralab.data import load_dataset
+    from neuralab.device import pick_device
+    from neuralab.models import create_model
+    from neuralab.seed import seed_everything
+
+    device = pick_device(settings.device)
+    data = load_dataset(cfg.dataset, settings, **cfg.data_options())
+    seed_everything(cfg.seed)
+    model = create_model(cfg.model, data.input_shape, data.num_outputs, **cfg.model_kwargs)
+    if run is None:
+        run = Run.create(settings.runs_dir, cfg.run_name)
+    if not resume:
+        run.write_config({"command": "train", "config": to_dict(cfg), "data": data.describe()})
+    trainer = Trainer(model, data, cfg, run, device, log=log)
+    summary = trainer.fit(resume=resume)
+    return run, summary, trainer
