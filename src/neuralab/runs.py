@@ -109,8 +109,7 @@ class Run:
         run = cls(path)
         run.checkpoints.mkdir()
         run.plots.mkdir()
-        if config is not None:
-            run.write_config(config)
+        run.write_config(config if config is not None else {})  # config.json marks a folder as a run
         return run
 
     @classmethod

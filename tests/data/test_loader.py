@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+import torch
+
+from neuralab.data.base import Split
+from neuralab.data.loader import BatchLoader
+
+
+def images(n=10):
+    rng = np.random.default_rng(0)
+    return Split(rng.integers(0, 256, (n, 3, 4, 4), dtype=np.uint8), np.arange(n, dtype=np.int64))
+
+
+def test_one_epoch_visits_every_sample_once_in_shuffled_order():
+    loader = BatchLoader(images(10), batch_size=3, shuffle=True, seed=1)
+    ys = torch.cat([y for _, y in loader])
+    assert len(loader) == 4 and sorted(ys.tolist()) == list(range(10)) and ys.tolist() != list(range(10))
+    assert len(BatchLoader(images(10), 3, drop_last=True)) == 3
+
+
+def test_normalization_is_folded_correctly():
+    split = images(4)
+    mean, std = (0.1, 0.5, 0.9), (0.2, 0.3, 0.4)
+    x, _ = next(iter(BatchLoader(split, 4, mean=mean, std=std)))
+    want = (torch.from_numpy(split.x).double() / 255 - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    assert x.dtype == torch.float32 and torch.allclose(x.double(), want, atol=1e-5)
+
+
+def test_features_are_standardized_without_the_255_scale():
+    split = Split(np.array([[1.0, 10.0], [3.0, 30.0]], np.float32), np.zeros(2, np.int64))
+    x, _ = next(iter(BatchLoader(split, 2, mean=(2.0, 20.0), std=(1.0, 10.0))))
+    assert torch.allclose(x, torch.tensor([[-1.0, -1.0], [1.0, 1.0]]))
+
+
+def test_same_seed_same_batches_and_state_resumes_the_stream():
+    a = [y.tolist() for _ in range(2) for _, y in BatchLoader(images(), 4, shuffle=True, seed=3)]
+    b = [y.tolist() for _ in range(2) for _, y in BatchLoader(images(), 4, shuffle=True, seed=3)]
+    assert a == b
+    la = BatchLoader(images(), 4, shuffle=True, seed=3)
+    list(la)
+    state = la.state_dict()
+    second_epoch = [y.tolist() for _, y in la]
+    lb = BatchLoader(images(), 4, shuffle=True, seed=99)
+    lb.load_state_dict(state)
+    assert [y.tolist() for _, y in lb] == second_epoch
+
+
+def test_augmentation_runs_on_whole_batches():
+    calls = []
+
+    def aug(x, g):
+        calls.append(x.shape[0])
+        return x
+
+    list(BatchLoader(images(10), 4, augment=aug))
+    assert calls == [4, 4, 2]
+
+
+def test_bad_batch_size():
+    with pytest.raises(ValueError, match="batch_size must be >= 1. Received: batch_size=0"):
+        BatchLoader(images(), 0)
