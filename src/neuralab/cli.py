@@ -31,6 +31,7 @@ def _common() -> argparse.ArgumentParser:
     g.add_argument("--data-dir", help="data root (default: $NEURALAB_DATA or ~/.cache/neuralab)")
     g.add_argument("--no-download", action="store_true", help="never download; fail if data is missing")
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="training device (default: auto)")
+    g.add_argument("--tensorboard", action="store_true", help="also log metrics for TensorBoard (<run>/tensorboard)")
     return p
 
 
@@ -155,6 +156,34 @@ def cmd_runs_show(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_runs_compare(ns: argparse.Namespace) -> int:
+    from neuralab.report.compare import compare_figure, compare_table
+    from neuralab.report.markdown import table
+    from neuralab.runs import atomic_write_bytes, find_run
+
+    settings = _settings(ns)
+    runs = [find_run(r, settings.runs_dir) for r in ns.runs]
+    header, rows = compare_table(runs)
+    print(table(header, rows))
+    import io
+
+    buf = io.BytesIO()
+    compare_figure(runs).savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    out = Path(ns.out)
+    atomic_write_bytes(out, buf.getvalue())
+    print(f"curves: {out}")
+    return 0
+
+
+def cmd_report(ns: argparse.Namespace) -> int:
+    from neuralab.report.site import build_site
+
+    paths = [Path(p) for p in ns.runs] or [_settings(ns).runs_dir]
+    index = build_site(paths, Path(ns.out))
+    print(f"report: {index}")
+    return 0
+
+
 # -- parser -------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from neuralab.experiments import EXPERIMENTS
@@ -203,6 +232,18 @@ def build_parser() -> argparse.ArgumentParser:
              ["neuralab runs show quickstart", "neuralab runs show runs/20260101-120000-digits-mlp"])
     p.add_argument("run", help="run directory, its name, or the end of its name (newest match)")
     p.set_defaults(func=cmd_runs_show)
+    p = _sub(rs, "compare", "final metrics side by side and overlaid validation curves of several runs",
+             ["neuralab runs compare digits-mlp moons-mlp", "neuralab runs compare RUN_A RUN_B --out cmp.png"])
+    p.add_argument("runs", nargs="+", help="runs (directories, names or name endings)")
+    p.add_argument("--out", default="compare.png", help="where to write the overlaid curves (PNG)")
+    p.set_defaults(func=cmd_runs_compare)
+
+    p = _sub(top, "report", "build the static HTML portfolio (open index.html) from run directories",
+             ["neuralab report", "neuralab report runs/ --out report/",
+              "neuralab report runs/20260101-120000-mnist"])
+    p.add_argument("runs", nargs="*", help="run directories or folders of runs (default: the runs folder)")
+    p.add_argument("--out", default="report", help="output folder (default: report/)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 
@@ -210,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = ns.func
+    if getattr(ns, "tensorboard", False):
+        import os
+
+        os.environ["NEURALAB_TENSORBOARD"] = "1"  # Run.log reads it; child runs and sub-experiments inherit it
     try:
         return func(ns)
     except NeuralabError as e:

@@ -160,7 +160,23 @@ class Run:
         line = json.dumps(_finite(json.loads(json.dumps(row, default=_json_default))))
         old = self.metrics_path.read_text() if self.metrics_path.exists() else ""
         atomic_write_text(self.metrics_path, old + line + "\n")
+        if os.environ.get("NEURALAB_TENSORBOARD"):
+            self._tensorboard(epoch, split, loss, metrics or {}, lr)
         return row
+
+    def _tensorboard(self, epoch: int, split: str, loss: float | None, metrics: dict[str, float],
+                     lr: float | None) -> None:
+        """The same numbers as metrics.jsonl, for people who live in TensorBoard (`--tensorboard`)."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        with SummaryWriter(str(self.path / "tensorboard")) as w:
+            if loss is not None:
+                w.add_scalar(f"loss/{split}", loss, epoch)
+            for k, v in metrics.items():
+                if isinstance(v, (int, float)):
+                    w.add_scalar(f"{k}/{split}", v, epoch)
+            if lr is not None and split == "train":
+                w.add_scalar("lr", lr, epoch)
 
     def truncate_metrics(self, last_epoch: int) -> None:
         """Drop metric lines after `last_epoch` (used when resuming from that epoch's checkpoint)."""

@@ -61,8 +61,14 @@ def _download(opts: DataOptions) -> str:
     return ""
 
 
-@register("cifar10", "CIFAR-10, 50,000 + 10,000 32x32 colour images, 10 classes",
-          files=lambda o: [_batches_dir(o) / n for n in TRAIN_FILES + ["test_batch"]], md5=MD5)
+def _files(opts: DataOptions) -> list[Path]:
+    """The python batches, or the JPEG copy's split folders when only that is present."""
+    batches = [_batches_dir(opts) / n for n in TRAIN_FILES + ["test_batch"]]
+    jpeg = [opts.data_dir / "cifar10-jpeg" / s for s in ("train", "test")]
+    return jpeg if not all(p.exists() for p in batches) and all(p.is_dir() for p in jpeg) else batches
+
+
+@register("cifar10", "CIFAR-10, 50,000 + 10,000 32x32 colour images, 10 classes", files=_files, md5=MD5)
 def cifar10(opts: DataOptions):
     root = _batches_dir(opts)
     need = [root / n for n in TRAIN_FILES + ["test_batch"]]

@@ -83,6 +83,17 @@ def load_dataset(name: str, settings: Settings | None = None, **kw: object) -> D
     return spec.load(options(settings, arg=arg, **kw))
 
 
+def unavailable(name: str, settings: Settings | None = None) -> str:
+    """Why a dataset cannot be loaded here without downloading ('' when it can); cheap: checks files only."""
+    base, arg = parse_name(name)
+    spec = DATASETS.get(base)
+    opts = options(settings, arg=arg)
+    if spec.kind == "custom":
+        return "" if arg and Path(arg).expanduser().is_dir() else f"{name}: folder not found"
+    missing = spec.missing_files(opts)
+    return f"{name} not found (expected {missing[0]})" if missing else ""
+
+
 def md5sum(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.md5()
     with open(path, "rb") as f:

@@ -1,0 +1,148 @@
+"""`neuralab report`: a static HTML site (open index.html, no server) built from run directories.
+
+One page per experiment run: what was done (the experiment's description), its report.md (tables, plots,
+generated conclusions), findings computed from its curves, the config, and a link to the run directory. The front
+page leads with the three mini-projects and their headline numbers. Images are copied next to the pages, so the
+site stays whole when moved.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import markdown
+
+from neuralab.report.findings import curve_findings, headline
+from neuralab.runs import Run, atomic_write_text
+
+MINI_PROJECTS = [("mnist", "Mini-project 1: MNIST"), ("cifar10", "Mini-project 2: CIFAR-10"),
+                 ("cats-dogs", "Mini-project 3: transfer learning, cats vs dogs")]
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
+color:#1d2433;line-height:1.5}
+a{color:#2a5db0} h1{margin-bottom:.2em} .muted{color:#667}
+table{border-collapse:collapse;margin:1em 0} th,td{border:1px solid #ccd;padding:.3em .6em;text-align:left}
+th{background:#f0f3f8} img{max-width:100%;border:1px solid #eee;margin:.5em 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(260px,1fr));gap:1em}
+.card{border:1px solid #ccd;border-radius:8px;padding:1em} .card .num{font-size:1.5em;font-weight:600}
+.findings{background:#f6f8fb;border-left:4px solid #2a5db0;padding:.5em 1em} pre{background:#f6f8fb;padding:1em;
+overflow:auto;font-size:.85em}
+"""
+
+
+@dataclass
+class Page:
+    run: Run
+    experiment: str
+    slug: str
+
+
+def experiment_runs(paths: list[Path]) -> list[Run]:
+    """Experiment runs under the given folders (nested ones inside demo/all runs too), newest per experiment."""
+    found: dict[str, Run] = {}
+    for root in paths:
+        candidates = [root] if (root / "config.json").is_file() else []
+        candidates += sorted(p.parent for p in root.glob("*/config.json"))
+        candidates += sorted(p.parent for p in root.glob("*/runs/*/config.json"))
+        for path in candidates:
+            cfg = json.loads((path / "config.json").read_text())
+            name = cfg.get("experiment")
+            if name and name not in ("demo", "all") and (path / "summary.json").exists():
+                if name not in found or path.name >= found[name].path.name:
+                    found[name] = Run(path)
+    return [found[k] for k in sorted(found)]
+
+
+def _layout(title: str, body: str) -> str:
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<meta name='viewport' content='width=device-width,initial-scale=1'><style>{CSS}</style></head>"
+            f"<body>{body}</body></html>\n")
+
+
+def _copy_assets(run: Run, md: str, dest: Path) -> None:
+    """Copy every image the report references (paths relative to the run) next to the page."""
+    for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        src = (run.path / ref).resolve()
+        if src.is_file() and run.path.resolve() in src.parents:
+            target = dest / ref
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, target)
+
+
+def _description(name: str) -> str:
+    try:
+        from neuralab.experiments import EXPERIMENTS
+
+        return EXPERIMENTS.get(name).description
+    except Exception:  # noqa: BLE001 - a report of runs whose experiment is gone still renders
+        return ""
+
+
+def render_page(page: Page, out: Path) -> Path:
+    run, dest = page.run, out / page.slug
+    dest.mkdir(parents=True, exist_ok=True)
+    md = (run.path / "report.md").read_text() if (run.path / "report.md").exists() else ""
+    _copy_assets(run, md, dest)
+    body_md = re.sub(r"\A# .*\n", "", md)  # the page supplies its own title
+    findings = curve_findings(run.metrics())
+    for child in sorted(run.path.glob("runs/*/metrics.jsonl")):
+        findings += [f"{child.parent.name}: {f}" for f in curve_findings(Run(child.parent).metrics())[:1]]
+    cfg = json.dumps(run.config().get("config", {}), indent=2)
+    rel = os.path.relpath(run.path, dest)
+    parts = [f"<p><a href='../index.html'>&larr; all experiments</a></p><h1>{html.escape(page.experiment)}</h1>",
+             f"<p class='muted'>{html.escape(_description(page.experiment))}</p>",
+             f"<p><b>{html.escape(headline(run.summary()))}</b></p>" if headline(run.summary()) else ""]
+    if findings:
+        parts.append("<div class='findings'><h2>What the curves say</h2><ul>" +
+                     "".join(f"<li>{html.escape(f)}</li>" for f in findings) + "</ul></div>")
+    parts.append(markdown.markdown(body_md, extensions=["tables", "fenced_code"]))
+    parts.append(f"<h2>Config</h2><pre>{html.escape(cfg)}</pre>")
+    parts.append(f"<p class='muted'>Run directory: <a href='{html.escape(rel)}/'>{html.escape(run.name)}</a></p>")
+    path = dest / "index.html"
+    atomic_write_text(path, _layout(page.experiment, "\n".join(parts)))
+    return path
+
+
+def build_site(paths: list[Path], out: Path) -> Path:
+    """Write out/index.html plus one page per experiment; returns the index path."""
+    runs = experiment_runs(paths)
+    pages = [Page(r, json.loads((r.path / "config.json").read_text())["experiment"], "") for r in runs]
+    for p in pages:
+        p.slug = p.experiment
+        render_page(p, out)
+    by_name = {p.experiment: p for p in pages}
+    cards = []
+    for name, title in MINI_PROJECTS:
+        p = by_name.get(name)
+        if p:
+            cards.append(f"<div class='card'><a href='{name}/index.html'>{html.escape(title)}</a>"
+                         f"<div class='num'>{html.escape(headline(p.run.summary()) or 'done')}</div></div>")
+        else:
+            cards.append(f"<div class='card'>{html.escape(title)}<div class='muted'>not run yet: "
+                         f"<code>neuralab run {name}</code></div></div>")
+    rows = "".join(f"<tr><td><a href='{p.slug}/index.html'>{html.escape(p.experiment)}</a></td>"
+                   f"<td>{html.escape(_description(p.experiment))}</td>"
+                   f"<td>{html.escape(headline(p.run.summary()))}</td></tr>" for p in pages)
+    body = ("<h1>neuralab portfolio</h1><p class='muted'>Every number on these pages was measured by the runs "
+            "linked from them.</p><h2>Mini-projects</h2><div class='cards'>" + "".join(cards) + "</div>"
+            "<h2>All experiments</h2><table><tr><th>experiment</th><th>what</th><th>result</th></tr>" + rows +
+            "</table>")
+    out.mkdir(parents=True, exist_ok=True)
+    return atomic_write_text(out / "index.html", _layout("neuralab portfolio", body))
+
+
+def summary_row(summary: dict[str, Any]) -> dict[str, Any]:
+    """Flatten a summary's val/test metrics into 'test accuracy' style keys (for `runs compare`)."""
+    flat = {}
+    for split in ("val", "test"):
+        for k, v in (summary.get(split) or {}).items():
+            if isinstance(v, (int, float)):
+                flat[f"{split} {k}"] = v
+    return flat

@@ -1,0 +1,92 @@
+import dataclasses
+import json
+
+import pytest
+
+from neuralab.cli import main
+from neuralab.experiments import EXPERIMENTS, Experiment, ExperimentConfig, run_experiment
+
+CALLS: list[str] = []
+
+
+def fake(name: str, fail: bool = False):
+    def fn(cfg, ctx):
+        CALLS.append(name)
+        if fail:
+            raise RuntimeError("boom")
+        ctx.run.log(1, "train", 0.5, {"accuracy": 0.8})
+        ctx.run.log(1, "val", 0.6, {"accuracy": 0.7 if not cfg.quick else 0.6})
+        ctx.run.write_report(f"# {name}\n\nquick={cfg.quick}\n")
+        return {"test": {"accuracy": 0.75}}
+
+    return fn
+
+
+@pytest.fixture
+def only_fakes(monkeypatch):
+    """Replace the registry's experiments with three fakes (and the real `all`)."""
+    CALLS.clear()
+    entries = {"all": EXPERIMENTS.get("all"),
+               "first": Experiment("first", "fake one", ExperimentConfig, fake("first"), order=1),
+               "needs-mnist": Experiment("needs-mnist", "fake two", ExperimentConfig, fake("needs-mnist"),
+                                         needs=("mnist",), order=2),
+               "broken": Experiment("broken", "fake three", ExperimentConfig, fake("broken", fail=True), order=3)}
+    monkeypatch.setattr(EXPERIMENTS, "_entries", entries)
+
+
+def test_run_all_skips_missing_data_records_failures_and_builds_the_report(only_fakes, settings, tmp_path):
+    from neuralab.experiments.all import AllConfig
+
+    run, summary = run_experiment("all", AllConfig(quick=True, report_dir=str(tmp_path / "site")), settings)
+    status = summary["status"]
+    assert status["first"].startswith("ran:")
+    assert status["needs-mnist"].startswith("skipped: mnist not found")
+    assert status["broken"] == "failed: RuntimeError: boom" and summary["failed"] == ["broken"]
+    assert (run.path / "broken.error.txt").read_text().count("boom")
+    assert CALLS == ["first", "broken"]
+    assert "first/index.html" in (tmp_path / "site" / "index.html").read_text()
+
+    # A second tour does not repeat what finished, unless forced; a different quick setting is a different run.
+    CALLS.clear()
+    _, again = run_experiment("all", AllConfig(quick=True, report_dir=str(tmp_path / "site")), settings)
+    assert again["status"]["first"].startswith("already finished") and CALLS == ["broken"]
+    CALLS.clear()
+    run_experiment("all", AllConfig(quick=True, force=True, only=["first"], report_dir=str(tmp_path / "s")), settings)
+    assert CALLS == ["first"]
+
+
+def test_runs_compare_and_report_cli(only_fakes, settings, tmp_path, capsys):
+    a, _ = run_experiment("first", ExperimentConfig(quick=False), settings)
+    b, _ = run_experiment("first", ExperimentConfig(quick=True), settings)
+    capsys.readouterr()
+    out_png = tmp_path / "cmp.png"
+    assert main(["runs", "compare", a.name, b.name, "--out", str(out_png)]) == 0
+    text = capsys.readouterr().out
+    assert "test accuracy" in text and a.name in text and out_png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["report", "--out", str(tmp_path / "site")]) == 0
+    assert (tmp_path / "site" / "first" / "index.html").exists()
+
+
+def test_tensorboard_logging_writes_event_files(settings, tmp_path, monkeypatch):
+    pytest.importorskip("tensorboard")
+    monkeypatch.setenv("NEURALAB_TENSORBOARD", "1")
+    assert main(["train", "--dataset", "xor", "--epochs", "2", "--runs-dir", str(tmp_path / "tb")]) == 0
+    (run,) = (tmp_path / "tb").iterdir()
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_demo_runs_every_demo_experiment_in_quick_mode(settings, monkeypatch):
+    from neuralab.experiments.demo import DemoConfig
+
+    run, summary = run_experiment("demo", DemoConfig(only=["quickstart"]), settings)
+    (part,) = summary["parts"].values()
+    cfg = json.loads(open(f"{part}/config.json").read())
+    assert cfg["config"]["quick"] is True and "quickstart" in (run.path / "report.md").read_text()
+
+
+def test_every_experiment_config_round_trips():
+    from neuralab.config import from_dict, to_dict
+
+    for name, exp in EXPERIMENTS.items():
+        cfg = exp.config()
+        assert dataclasses.is_dataclass(cfg) and from_dict(exp.config, to_dict(cfg)) == cfg, name
