@@ -108,6 +108,15 @@ def cmd_train(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pretrain(ns: argparse.Namespace) -> int:
+    from neuralab.train.pretrain import PretrainConfig, pretrain
+
+    run, summary = pretrain(from_args(PretrainConfig, ns), _settings(ns))
+    print(f"test: {json.dumps(summary['test'])}")
+    print(f"weights: {summary['weights']}  (use with --weights PATH)")
+    return 0
+
+
 def cmd_run(ns: argparse.Namespace) -> int:
     from neuralab.experiments import EXPERIMENTS, run_experiment
 
@@ -215,6 +224,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p, TrainConfig)
     p.add_argument("--resume", metavar="RUN", help="continue a killed run from its last checkpoint")
     p.set_defaults(func=cmd_train)
+
+    from neuralab.train.pretrain import PretrainConfig
+
+    p = _sub(top, "pretrain", "pretrain a backbone on a source dataset, for transfer with --weights PATH",
+             ["neuralab pretrain --dataset cifar10 --exclude-classes cat,dog --epochs 10",
+              "neuralab pretrain --dataset imagefolder:~/photos --model resnet_small --model-args width=32"])
+    add_arguments(p, PretrainConfig)
+    p.set_defaults(func=cmd_pretrain)
 
     run = top.add_parser("run", help="run a named experiment or mini-project",
                          description="Run a named experiment; `neuralab run NAME --help` lists its options.")

@@ -156,3 +156,38 @@ def index_split(n: int, test_fraction: float, val_fraction: float, seed: int) ->
     n_test = int(round(n * test_fraction))
     n_val = int(round((n - n_test) * val_fraction))
     return np.sort(perm[n_test + n_val:]), np.sort(perm[n_test:n_test + n_val]), np.sort(perm[:n_test])
+
+
+def select_classes(d: Dataset, keep: list[str]) -> Dataset:
+    """Only the named classes, relabelled 0..k-1 in the order given; an unknown name is an error."""
+    unknown = [c for c in keep if c not in d.classes]
+    if unknown:
+        raise DataError(f"class(es) {unknown} not in {d.name}. Available: {d.classes}")
+    old = np.asarray([d.classes.index(c) for c in keep])
+    remap = np.full(len(d.classes), -1, dtype=np.int64)
+    remap[old] = np.arange(len(keep))
+
+    def part(s: Split) -> Split:
+        m = np.isin(s.y, old)
+        return Split(s.x[m], remap[s.y[m]])
+
+    train = part(d.train)
+    mean, std = channel_stats(train.x)
+    return Dataset(d.name, d.task, train, part(d.val), part(d.test), classes=list(keep), mean=mean, std=std,
+                   source=d.source, feature_names=d.feature_names, notes=d.notes + [f"classes kept: {keep}"])
+
+
+def per_class_subset(s: Split, per_class: int, seed: int) -> Split:
+    """The first `per_class` examples of each class after a seeded shuffle (all of a class if it has fewer)."""
+    rng = np.random.default_rng(seed)
+    idx = np.concatenate([rng.permutation(np.flatnonzero(s.y == c))[:per_class] for c in np.unique(s.y)])
+    return s.take(np.sort(idx))
+
+
+def center_crop(x: np.ndarray, size: int) -> np.ndarray:
+    """Centre crop of (N, C, H, W) images to size x size (no copy beyond the slice)."""
+    h, w = x.shape[-2:]
+    if (h, w) == (size, size):
+        return x
+    top, left = (h - size) // 2, (w - size) // 2
+    return np.ascontiguousarray(x[..., top:top + size, left:left + size])

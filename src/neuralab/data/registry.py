@@ -80,7 +80,13 @@ def load_dataset(name: str, settings: Settings | None = None, **kw: object) -> D
     spec = DATASETS.get(base)
     if spec.kind == "custom" and arg is None:
         raise ConfigError(f"{base} needs a path: {base}:PATH")
-    return spec.load(options(settings, arg=arg, **kw))
+    opts = options(settings, arg=arg, **kw)
+    data = spec.load(opts)
+    if opts.classes and data.classes != list(opts.classes):  # loaders that cannot filter while reading
+        from neuralab.data.base import select_classes
+
+        data = select_classes(data, list(opts.classes))
+    return data
 
 
 def unavailable(name: str, settings: Settings | None = None) -> str:

@@ -43,7 +43,7 @@ def finished_run(runs_dir: Path, name: str, quick: bool) -> Run | None:
 def run_all(cfg: AllConfig, ctx: Context) -> dict:
     from neuralab.report.site import build_site
 
-    todo = sorted((e for _, e in EXPERIMENTS.items() if e.name not in WRAPPERS and not e.takes_run),
+    todo = sorted((e for _, e in EXPERIMENTS.items() if e.name not in WRAPPERS and not e.manual),
                   key=lambda e: (e.order, e.name))
     if cfg.only:
         todo = [e for e in todo if e.name in cfg.only]

@@ -39,7 +39,7 @@ class Experiment:
     needs: tuple[str, ...] = ()  # datasets it reads (for `run all` to skip with a reason when absent)
     order: int = 50  # position in `run all` (dependencies first)
     demo: bool = False  # part of `make demo`: runs on embedded/generated data only
-    takes_run: bool = False  # analyses an earlier run (e.g. feature maps): not part of `run all`
+    manual: bool = False  # needs arguments only a user can give (a run, a folder): not in `run all`
     examples: list[str] = field(default_factory=list)
 
 
@@ -47,9 +47,9 @@ EXPERIMENTS: Registry[Experiment] = Registry("experiment")
 
 
 def experiment(name: str, config: type, description: str, needs: tuple[str, ...] = (), order: int = 50,
-               demo: bool = False, examples: list[str] | None = None, takes_run: bool = False) -> Callable:
+               demo: bool = False, examples: list[str] | None = None, manual: bool = False) -> Callable:
     def add(fn: Callable[[Any, Context], dict[str, Any]]) -> Callable[[Any, Context], dict[str, Any]]:
-        EXPERIMENTS.register(name)(Experiment(name, description, config, fn, needs, order, demo, takes_run,
+        EXPERIMENTS.register(name)(Experiment(name, description, config, fn, needs, order, demo, manual,
                                               examples or []))
         return fn
 

@@ -22,8 +22,9 @@ import markdown
 from neuralab.report.findings import curve_findings, headline
 from neuralab.runs import Run, atomic_write_text
 
-MINI_PROJECTS = [("mnist", "Mini-project 1: MNIST"), ("cifar10", "Mini-project 2: CIFAR-10"),
-                 ("cats-dogs", "Mini-project 3: transfer learning, cats vs dogs")]
+# (title, experiments that can stand for it, in order of preference)
+MINI_PROJECTS = [("Mini-project 1: MNIST", ("mnist",)), ("Mini-project 2: CIFAR-10", ("cifar10",)),
+                 ("Mini-project 3: transfer learning, cats vs dogs", ("cats-dogs", "transfer-cifar"))]
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
 color:#1d2433;line-height:1.5}
@@ -119,8 +120,9 @@ def build_site(paths: list[Path], out: Path) -> Path:
         render_page(p, out)
     by_name = {p.experiment: p for p in pages}
     cards = []
-    for name, title in MINI_PROJECTS:
-        p = by_name.get(name)
+    for title, names in MINI_PROJECTS:
+        p = next((by_name[n] for n in names if n in by_name), None)
+        name = p.experiment if p else names[0]
         if p:
             cards.append(f"<div class='card'><a href='{name}/index.html'>{html.escape(title)}</a>"
                          f"<div class='num'>{html.escape(headline(p.run.summary()) or 'done')}</div></div>")

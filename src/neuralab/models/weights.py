@@ -1,0 +1,115 @@
+"""Loading pretrained weights into a backbone: ImageNet through torchvision's weights API, or a local file.
+
+`--weights imagenet` downloads and caches like torchvision does (and checks the file's hash); offline, the error
+says which file to place where. `--weights PATH` reads a safetensors file (ours, from `neuralab pretrain` or any
+run) or a torchvision `.pth` state dict with `torch.load(weights_only=True)` — never a full unpickle. The new head
+is never loaded; every other tensor must match by name and shape, or the error lists what differs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from neuralab.errors import CheckpointError
+from neuralab.models.backbones import BackboneSpec
+
+
+def imagenet_cache_file(spec: BackboneSpec) -> tuple[Path, str]:
+    from torchvision.models import get_model_weights
+
+    url = get_model_weights(spec.name).DEFAULT.url
+    return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1], url
+
+
+def imagenet_state(spec: BackboneSpec) -> dict[str, torch.Tensor]:
+    if not spec.torchvision:
+        raise CheckpointError(f"there are no ImageNet weights for {spec.name}; pretrain it with `neuralab pretrain` "
+                              f"and pass --weights PATH")
+    from torchvision.models import get_model_weights
+
+    path, url = imagenet_cache_file(spec)
+    try:
+        return get_model_weights(spec.name).DEFAULT.get_state_dict(progress=False, check_hash=True)
+    except Exception as e:  # noqa: BLE001 - offline, blocked, or a corrupt cached file
+        raise CheckpointError(
+            f"ImageNet weights for {spec.name} are not available here ({type(e).__name__}: {e}).\n"
+            f"Place the file {path.name} in {path.parent}/ (download it from {url} on a machine with internet), "
+            f"or pass --weights PATH to a local .pth or .safetensors file.") from None
+
+
+def read_weights_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(state dict, metadata) from .safetensors or .pth/.pt; prefixes from wrappers are removed."""
+    if not path.is_file():
+        raise CheckpointError(f"weights file {path} does not exist")
+    meta: dict[str, Any] = {}
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(path), "pt") as f:
+                meta = json.loads((f.metadata() or {}).get("neuralab", "{}"))
+                state = {k: f.get_tensor(k) for k in f.keys()}
+        except (SafetensorError, OSError, ValueError) as e:
+            raise CheckpointError(f"{path} is not a valid safetensors file ({e})") from None
+        if any(k.startswith("model.") for k in state):  # a resumable state file: keep the model part
+            state = {k[6:]: v for k, v in state.items() if k.startswith("model.")}
+    elif path.suffix in (".pth", ".pt", ".bin"):
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - anything that is not a plain tensor dict is refused
+            raise CheckpointError(f"{path} cannot be read as a plain state dict with weights_only=True ({e})") from None
+        for key in ("state_dict", "model"):
+            if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+                obj = obj[key]
+        if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+            raise CheckpointError(f"{path} does not hold a state dict of tensors")
+        state = obj
+    else:
+        raise CheckpointError(f"{path}: weights must be .safetensors or .pth/.pt. Received: {path.suffix!r}")
+    clean = {}
+    for k, v in state.items():
+        for prefix in ("module.", "body.", "_orig_mod."):
+            k = k[len(prefix):] if k.startswith(prefix) else k
+        clean[k] = v
+    return clean, meta
+
+
+def load_matching(model: nn.Module, spec: BackboneSpec, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load every tensor but the head's; any name or shape difference is an error listing them."""
+    is_head = lambda k: k.startswith(spec.head + ".")  # noqa: E731
+    want = {k: v for k, v in model.state_dict().items() if not is_head(k)}
+    have = {k: v for k, v in state.items() if not is_head(k)}
+    problems = [f"  {k}: file {tuple(have[k].shape) if k in have else 'missing'} vs model {tuple(v.shape)}"
+                for k, v in want.items() if k not in have or have[k].shape != v.shape]
+    problems += [f"  {k}: in the file but not in {spec.name}" for k in have if k not in want]
+    if problems:
+        raise CheckpointError(f"{source} does not fit {spec.name} ({len(problems)} difference(s)); was it saved from "
+                              f"another architecture?\n" + "\n".join(problems[:10]))
+    model.load_state_dict(have, strict=False)
+
+
+def load_backbone_weights(model: nn.Module, spec: BackboneSpec, source: str) -> dict[str, Any]:
+    """Load `source` ('imagenet' or a path) into `model`; returns the file's metadata (may hold mean/std)."""
+    if source == "imagenet":
+        load_matching(model, spec, imagenet_state(spec), f"ImageNet weights for {spec.name}")
+        return {}
+    state, meta = read_weights_file(Path(source).expanduser())
+    load_matching(model, spec, state, source)
+    return meta
+
+
+def preprocessing(spec: BackboneSpec, source: str) -> dict[str, Any]:
+    """The weights' own preprocessing: from our file's metadata when it has it, else the architecture's."""
+    pre = {"resize": spec.resize, "crop": spec.crop, "mean": list(spec.mean), "std": list(spec.std)}
+    path = Path(source).expanduser()
+    if source not in ("none", "imagenet") and path.suffix == ".safetensors" and path.is_file():
+        _, meta = read_weights_file(path)
+        if meta.get("mean") and len(meta["mean"]) == 3:
+            size = meta.get("input_shape", [3, pre["crop"], pre["crop"]])[-1]
+            pre.update(mean=meta["mean"], std=meta["std"], resize=size, crop=size)
+    return pre

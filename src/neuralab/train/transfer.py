@@ -1,0 +1,264 @@
+"""Transfer learning: one pretrained backbone, three strategies.
+
+- feature-extraction: the backbone is frozen; its features are computed once (cached) and a linear head is trained
+  on them, which takes seconds on a CPU.
+- fine-tune: a short warm-up trains the new head alone (so random head gradients do not wreck pretrained
+  features), then the last N stages (or all) train with discriminative learning rates: earlier stages, which hold
+  more general features, move less. Batch-norm layers of frozen stages keep their pretrained statistics.
+- scratch: the same architecture from random weights, the baseline the other two must beat.
+
+Whatever the strategy, the run's `checkpoints/model.safetensors` is a whole image model (backbone + head), so
+`neuralab predict RUN` and the server use it like any other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from neuralab.config import Settings, option
+from neuralab.data.base import Dataset, Split, center_crop, channel_stats, per_class_subset
+from neuralab.errors import ConfigError
+from neuralab.models import create_model
+from neuralab.models.backbones import BackboneSpec, get_module, set_module, spec_of, unwrap
+from neuralab.models.weights import preprocessing
+from neuralab.runs import Run
+from neuralab.train.checkpoint import save_model
+from neuralab.train.config import TrainConfig
+from neuralab.train.optim import build_schedule
+from neuralab.train.trainer import Trainer
+
+Strategy = Literal["feature-extraction", "fine-tune", "scratch"]
+STRATEGIES: tuple[str, ...] = ("feature-extraction", "fine-tune", "scratch")
+
+
+@dataclass
+class TransferOptions:
+    backbone: str = option("resnet18", "backbone: resnet18/34/50, mobilenet_v2, mobilenet_v3_small/large, "
+                                       "efficientnet_b0, resnet_small")
+    weights: str = option("imagenet", "'imagenet' (torchvision weights API), a .safetensors/.pth file, or 'none'")
+    epochs: int = option(5, "training epochs (fine-tune: after the head warm-up)")
+    head_epochs: int = option(1, "fine-tune: epochs training the new head alone before unfreezing")
+    unfreeze: int = option(0, "fine-tune: unfreeze only the last N stages (0 = all)")
+    lr: float = option(1e-3, "learning rate of the head (AdamW)")
+    backbone_lr: float = option(0.1, "fine-tune: deepest stage's learning rate as a fraction of the head's; each "
+                                     "earlier stage gets half of the next")
+    batch_size: int = option(64, "batch size")
+    augment: str = option("flip", "batch augmentation while training (not for feature extraction)")
+    mean: list[float] = option([], "override the weights' normalization mean (e.g. 0.5,0.5,0.5)")
+    std: list[float] = option([], "override the weights' normalization std")
+    classes: list[str] = option([], "keep only these classes")
+
+
+# -- data ---------------------------------------------------------------------------------------------------
+def resize_images(x: np.ndarray, size: int, chunk: int = 512) -> np.ndarray:
+    """Resize (N, C, H, W) uint8 images so the shorter side is `size` (bilinear, antialiased), then centre-crop."""
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    out = np.empty((len(x), x.shape[1], nh, nw), dtype=np.uint8)
+    for i in range(0, len(x), chunk):
+        t = torch.from_numpy(x[i:i + chunk]).float()
+        out[i:i + chunk] = F.interpolate(t, size=(nh, nw), mode="bilinear", antialias=True,
+                                         align_corners=False).round().clamp(0, 255).to(torch.uint8).numpy()
+    return center_crop(out, size)
+
+
+def prepare(data: Dataset, pre: dict[str, Any], per_class: int = 0, seed: int = 0) -> Dataset:
+    """The weights' preprocessing applied once to the arrays: resize, centre crop, their mean/std."""
+    def fit(s: Split) -> Split:
+        x = s.x
+        if min(x.shape[-2:]) != pre["resize"]:
+            x = resize_images(x, pre["resize"])
+        return Split(center_crop(x, pre["crop"]), s.y)
+
+    train = fit(per_class_subset(data.train, per_class, seed) if per_class else data.train)
+    return dataclasses.replace(data, train=train, val=fit(data.val), test=fit(data.test),
+                               mean=tuple(pre["mean"]), std=tuple(pre["std"]))
+
+
+def load_for_backbone(name: str, settings: Settings, opts: TransferOptions) -> tuple[Dataset, dict[str, Any]]:
+    from neuralab.data import load_dataset
+
+    pre = preprocessing(spec_of(opts.backbone), opts.weights)
+    if opts.mean:
+        pre["mean"] = list(opts.mean)
+    if opts.std:
+        pre["std"] = list(opts.std)
+    data = load_dataset(name, settings, image_size=pre["resize"], classes=list(opts.classes) or None)
+    if not data.is_image:
+        raise ConfigError(f"transfer learning needs an image dataset; {name} has inputs of shape {data.input_shape}")
+    return data, pre
+
+
+# -- freezing -----------------------------------------------------------------------------------------------
+def _stage_of(name: str, spec: BackboneSpec) -> int | None:
+    """Index of the stage a parameter belongs to, len(stages) for the head, None for anything else."""
+    if name.startswith(spec.head + "."):
+        return len(spec.stages)
+    for i, prefix in enumerate(spec.stages):
+        if name == prefix or name.startswith(prefix + "."):
+            return i
+    return None
+
+
+def set_trainable(model: nn.Module, spec: BackboneSpec, strategy: str, unfreeze: int = 0) -> tuple[int, int]:
+    """requires_grad per strategy; returns (trainable, total) parameter counts."""
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {strategy!r}. Known: {list(STRATEGIES)}")
+    n = len(spec.stages)
+    first_trainable = {"feature-extraction": n, "scratch": 0,
+                       "fine-tune": 0 if unfreeze <= 0 else max(0, n - unfreeze)}[strategy]
+    trainable = total = 0
+    for name, p in unwrap(model).named_parameters():
+        stage = _stage_of(name, spec)
+        # parameters outside the named stages (e.g. a final conv before pooling) train with the deepest stage
+        p.requires_grad = (stage if stage is not None else n - 1) >= first_trainable
+        total += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+    _freeze_frozen_batchnorm(unwrap(model))
+    return trainable, total
+
+
+def _keep_eval(module: nn.Module, _inputs: Any) -> None:
+    module.training = False
+
+
+def _freeze_frozen_batchnorm(model: nn.Module) -> None:
+    """BN layers whose parameters are frozen use (and keep) their running statistics even in train mode."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            hooks = getattr(m, "_neuralab_eval_hook", None)
+            if hooks is not None:
+                hooks.remove()
+                m._neuralab_eval_hook = None
+            if m.weight is not None and not m.weight.requires_grad:
+                m._neuralab_eval_hook = m.register_forward_pre_hook(_keep_eval)
+
+
+def param_groups(model: nn.Module, spec: BackboneSpec, lr: float, backbone_lr: float) -> list[dict[str, Any]]:
+    """Discriminative learning rates: head `lr`, deepest stage `lr*backbone_lr`, each earlier stage half of the next."""
+    n = len(spec.stages)
+    groups: dict[int, list[nn.Parameter]] = {}
+    for name, p in unwrap(model).named_parameters():
+        if p.requires_grad:
+            stage = _stage_of(name, spec)
+            groups.setdefault(stage if stage is not None else n - 1, []).append(p)
+    return [{"params": ps, "lr": lr if s == n else lr * backbone_lr * 0.5 ** (n - 1 - s), "stage": s}
+            for s, ps in sorted(groups.items())]
+
+
+# -- features -----------------------------------------------------------------------------------------------
+def _digest(*arrays: np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=12)
+    for a in arrays:
+        h.update(str(a.shape).encode())
+        h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module, spec: BackboneSpec, data: Dataset, device: torch.device, cache_dir: Any,
+                     weights_id: str, batch_size: int = 128, log: Callable[[str], None] = print) -> Dataset:
+    """Backbone features (the head's input) for every split, computed once and cached by content."""
+    from neuralab.data.images import load_cached, save_cached
+    from neuralab.data.loader import BatchLoader
+
+    body = unwrap(model)
+    head = get_module(body, spec.head)
+    set_module(body, spec.head, nn.Identity())
+    model.eval().to(device)
+    out = {}
+    try:
+        for split, s in data.splits().items():
+            key = _digest(s.x[:: max(1, len(s.x) // 64)], s.x[-1:], s.y) + f"-{len(s)}"
+            name = f"features-{spec.name}-{hashlib.blake2b(weights_id.encode(), digest_size=6).hexdigest()}"
+            cached = load_cached(cache_dir, name, key)
+            if cached is None:
+                t0 = time.perf_counter()
+                loader = BatchLoader(s, batch_size, device=device, mean=data.mean, std=data.std)
+                feats = torch.cat([model(xb).float().cpu() for xb, _ in loader]).numpy()
+                log(f"features for {len(s)} {split} images: {len(s) / (time.perf_counter() - t0):.1f} images/s")
+                cached = {"x": feats}
+                save_cached(cache_dir, name, key, **cached)
+            out[split] = Split(cached["x"].astype(np.float32), s.y)
+    finally:
+        set_module(body, spec.head, head)
+    mean, std = channel_stats(out["train"].x)
+    return Dataset(data.name + ":features", "classification", out["train"], out["val"], out["test"],
+                   classes=data.classes, mean=mean, std=std, source=f"{spec.name} features of {data.source}")
+
+
+# -- the three strategies -----------------------------------------------------------------------------------
+def _train_config(opts: TransferOptions, dataset: str, epochs: int, lr: float, seed: int, augment: str) -> TrainConfig:
+    return TrainConfig(dataset=dataset, model=opts.backbone, epochs=max(1, epochs), batch_size=opts.batch_size,
+                       optimizer="adamw", lr=lr, weight_decay=0.01, schedule="cosine", augment=augment, seed=seed,
+                       eval_batch_size=256)
+
+
+def _image_meta(opts: TransferOptions, data: Dataset, model_args: dict[str, Any], strategy: str) -> dict[str, Any]:
+    return {"model": opts.backbone, "model_args": model_args, "input_shape": list(data.input_shape),
+            "num_outputs": data.num_outputs, "task": "classification", "classes": data.classes,
+            "mean": list(data.mean), "std": list(data.std), "input_scale": 255.0, "strategy": strategy,
+            "pretrained_from": opts.weights}
+
+
+def run_strategy(strategy: str, data: Dataset, opts: TransferOptions, settings: Settings, run: Run, seed: int = 0,
+                 log: Callable[[str], None] = print) -> tuple[dict[str, Any], nn.Module]:
+    """Train one strategy on prepared data; writes a complete run (whole-model checkpoint) and returns its summary."""
+    from neuralab.device import pick_device
+    from neuralab.seed import seed_everything
+
+    device = pick_device(settings.device)
+    spec = spec_of(opts.backbone)
+    weights = "none" if strategy == "scratch" else opts.weights
+    seed_everything(seed)
+    model = create_model(opts.backbone, data.input_shape, data.num_outputs, pretrained=weights)
+    model_args = {"pretrained": "none"}  # the checkpoint holds every weight: rebuild without the source file
+    t0 = time.perf_counter()
+    if strategy == "feature-extraction":
+        feats = extract_features(model, spec, data, device, settings.cache_dir, f"{opts.backbone}|{weights}", log=log)
+        head_model = create_model("mlp", feats.input_shape, data.num_outputs, hidden=[])
+        cfg = dataclasses.replace(_train_config(opts, data.name, opts.epochs * 4, opts.lr * 3, seed, "none"),
+                                  model="mlp", batch_size=256, weight_decay=1e-3)
+        trainer = Trainer(head_model, feats, cfg, run, device, log=log)
+        summary = trainer.fit()
+        # Fold feature standardization + linear head into the backbone's head: one image model to deploy.
+        lin = trainer.eval_model[-1]
+        mean, std = torch.tensor(feats.mean, dtype=torch.float32), torch.tensor(feats.std, dtype=torch.float32)
+        head = get_module(unwrap(model), spec.head)
+        with torch.no_grad():
+            head.weight.copy_(lin.weight.cpu() / std)
+            head.bias.copy_(lin.bias.cpu() - (lin.weight.cpu() * (mean / std)).sum(1))
+        trainable = sum(p.numel() for p in head_model.parameters())
+    else:
+        if strategy == "fine-tune" and opts.head_epochs > 0 and weights != "none":
+            set_trainable(model, spec, "feature-extraction")
+            warm = Trainer(model, data, _train_config(opts, data.name, opts.head_epochs, opts.lr, seed, opts.augment),
+                           run.child("head-warmup"), device, meta={"model_args": model_args}, log=log)
+            warm.fit()
+        trainable, _ = set_trainable(model, spec, strategy, opts.unfreeze)
+        cfg = _train_config(opts, data.name, opts.epochs, opts.lr, seed, opts.augment)
+        trainer = Trainer(model, data, cfg, run, device, meta={"model_args": model_args}, log=log)
+        if strategy == "fine-tune":
+            trainer.optimizer = torch.optim.AdamW(param_groups(model, spec, opts.lr, opts.backbone_lr),
+                                                  weight_decay=cfg.weight_decay)
+            trainer.schedule = build_schedule(cfg.schedule, trainer.optimizer, cfg.epochs * len(trainer.train_loader))
+        summary = trainer.fit()
+        model = trainer.eval_model
+    seconds = time.perf_counter() - t0
+    save_model(run.checkpoints / "model.safetensors", model,
+               {**_image_meta(opts, data, model_args, strategy), "metrics": summary["test"]})
+    summary.update(strategy=strategy, seconds=seconds, trainable_params=trainable,
+                   train_images=len(data.train))
+    run.write_summary(summary)
+    return summary, model

@@ -1,0 +1,94 @@
+import pytest
+import torch
+
+from neuralab.errors import CheckpointError
+from neuralab.models import MODELS, create_model
+from neuralab.models.backbones import BACKBONES, get_module, spec_of
+from neuralab.models.weights import imagenet_cache_file, preprocessing
+
+SMALL = ["resnet18", "mobilenet_v3_small", "resnet_small"]
+
+
+@pytest.mark.parametrize("name", BACKBONES.names())
+def test_every_backbone_builds_with_a_new_head_and_named_stages(name):
+    spec = spec_of(name)
+    model = create_model(name, (3, 32, 32), 5)
+    assert get_module(model, spec.head).out_features == 5
+    names = [n for n, _ in model.named_parameters()]
+    for stage in spec.stages:
+        assert any(n.startswith(stage + ".") for n in names), f"{name}: stage {stage} has no parameters"
+    assert name in MODELS
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_forward_backward_on_random_images(name):
+    model = create_model(name, (3, 32, 32), 3)
+    out = model(torch.randn(8, 3, 32, 32))
+    out.sum().backward()
+    assert out.shape == (8, 3) and torch.isfinite(out).all()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_grey_images_are_repeated_to_rgb():
+    model = create_model("resnet_small", (1, 16, 16), 2)
+    assert model(torch.randn(2, 1, 16, 16)).shape == (2, 2)
+    model = create_model("resnet18", (1, 32, 32), 2)
+    assert model(torch.randn(2, 1, 32, 32)).shape == (2, 2)
+
+
+def test_local_pth_and_safetensors_weights_load(tmp_path):
+    from safetensors.torch import save_file
+
+    src = create_model("resnet18", (3, 32, 32), 1000)
+    torch.save(src.state_dict(), tmp_path / "r18.pth")
+    save_file({k: v.contiguous() for k, v in src.state_dict().items()}, str(tmp_path / "r18.safetensors"))
+    for f in ("r18.pth", "r18.safetensors"):
+        model = create_model("resnet18", (3, 32, 32), 2, pretrained=str(tmp_path / f))
+        assert torch.equal(model.layer4[1].conv2.weight, src.layer4[1].conv2.weight)
+        assert model.fc.out_features == 2  # the head is new, never loaded
+
+
+def test_wrong_architecture_file_is_a_clear_error(tmp_path):
+    torch.save(create_model("mobilenet_v3_small", (3, 32, 32), 10).state_dict(), tmp_path / "m.pth")
+    with pytest.raises(CheckpointError, match=r"does not fit resnet18 \(\d+ difference\(s\)\); was it saved from "
+                                               r"another architecture\?\n  conv1.weight: file missing"):
+        create_model("resnet18", (3, 32, 32), 2, pretrained=str(tmp_path / "m.pth"))
+
+
+def test_pth_that_is_not_a_plain_state_dict_is_refused(tmp_path):
+    torch.save({"net": torch.nn.Linear(2, 2)}, tmp_path / "pickled_module.pth")
+    with pytest.raises(CheckpointError, match="weights_only=True"):
+        create_model("resnet18", (3, 32, 32), 2, pretrained=str(tmp_path / "pickled_module.pth"))
+    with pytest.raises(CheckpointError, match="does not exist"):
+        create_model("resnet18", (3, 32, 32), 2, pretrained=str(tmp_path / "absent.pth"))
+
+
+def test_missing_imagenet_weights_offline_say_where_to_put_which_file(monkeypatch, tmp_path):
+    from torchvision.models import get_model_weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def offline(*a, **k):
+        raise OSError("no network")
+
+    monkeypatch.setattr(type(get_model_weights("resnet18").DEFAULT), "get_state_dict", offline)
+    path, url = imagenet_cache_file(spec_of("resnet18"))
+    with pytest.raises(CheckpointError) as e:
+        create_model("resnet18", (3, 224, 224), 2, pretrained="imagenet")
+    msg = str(e.value)
+    assert "resnet18-f37072fd.pth" in msg and str(path.parent) in msg and url in msg and "--weights PATH" in msg
+    with pytest.raises(CheckpointError, match="no ImageNet weights for resnet_small"):
+        create_model("resnet_small", (3, 32, 32), 2, pretrained="imagenet")
+
+
+def test_preprocessing_comes_with_the_weights(tmp_path):
+    from neuralab.train.checkpoint import save_model
+
+    assert preprocessing(spec_of("resnet50"), "imagenet") == {"resize": 232, "crop": 224,
+                                                               "mean": [0.485, 0.456, 0.406],
+                                                               "std": [0.229, 0.224, 0.225]}
+    model = create_model("resnet_small", (3, 24, 24), 4)
+    save_model(tmp_path / "m.safetensors", model, {"mean": [0.1, 0.2, 0.3], "std": [0.4, 0.5, 0.6],
+                                                   "input_shape": [3, 24, 24]})
+    pre = preprocessing(spec_of("resnet_small"), str(tmp_path / "m.safetensors"))
+    assert pre == {"resize": 24, "crop": 24, "mean": [0.1, 0.2, 0.3], "std": [0.4, 0.5, 0.6]}

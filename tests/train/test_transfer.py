@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+import torch
+
+from neuralab.data import load_dataset
+from neuralab.models import create_model
+from neuralab.models.backbones import spec_of
+from neuralab.train.checkpoint import load_model
+from neuralab.train.transfer import (TransferOptions, param_groups, prepare, resize_images, run_strategy,
+                                     set_trainable)
+from neuralab.runs import Run
+from tests.data.images import write_image_folder
+
+
+def trainable_prefixes(model):
+    return {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+
+
+def test_feature_extraction_trains_only_the_head():
+    m = create_model("resnet18", (3, 32, 32), 2)
+    trainable, total = set_trainable(m, spec_of("resnet18"), "feature-extraction")
+    assert trainable_prefixes(m) == {"fc"} and trainable == 64 * 8 * 2 + 2 and total > 10_000_000
+
+
+def test_fine_tune_last_n_stages_and_all():
+    m = create_model("resnet18", (3, 32, 32), 2)
+    set_trainable(m, spec_of("resnet18"), "fine-tune", unfreeze=2)
+    assert trainable_prefixes(m) == {"layer3", "layer4", "fc"}
+    set_trainable(m, spec_of("resnet18"), "fine-tune", unfreeze=0)
+    assert all(p.requires_grad for p in m.parameters())
+    m = create_model("mobilenet_v3_small", (3, 32, 32), 2)
+    set_trainable(m, spec_of("mobilenet_v3_small"), "fine-tune", unfreeze=1)
+    names = [n for n, p in m.named_parameters() if p.requires_grad]
+    assert all(n.startswith(("features.12.", "classifier.")) for n in names) and names
+
+
+def test_scratch_trains_everything_and_unknown_strategy():
+    m = create_model("resnet_small", (3, 16, 16), 2)
+    trainable, total = set_trainable(m, spec_of("resnet_small"), "scratch")
+    assert trainable == total
+    with pytest.raises(Exception, match="unknown strategy 'finetune'"):
+        set_trainable(m, spec_of("resnet_small"), "finetune")
+
+
+def test_discriminative_learning_rates():
+    m = create_model("resnet_small", (3, 16, 16), 2)
+    spec = spec_of("resnet_small")
+    set_trainable(m, spec, "fine-tune", unfreeze=2)
+    groups = {g["stage"]: g["lr"] for g in param_groups(m, spec, lr=1.0, backbone_lr=0.1)}
+    assert groups == {5: 1.0, 4: pytest.approx(0.1), 3: pytest.approx(0.05)}
+
+
+def test_frozen_batchnorm_keeps_its_statistics_in_train_mode():
+    m = create_model("resnet_small", (3, 16, 16), 2)
+    set_trainable(m, spec_of("resnet_small"), "fine-tune", unfreeze=1)
+    frozen_bn, live_bn = m.stem[1], m.stage4[0].bn1
+    before = frozen_bn.running_mean.clone(), live_bn.running_mean.clone()
+    m.train()
+    m(torch.randn(8, 3, 16, 16) * 3 + 1)
+    assert torch.equal(frozen_bn.running_mean, before[0]) and not torch.equal(live_bn.running_mean, before[1])
+    set_trainable(m, spec_of("resnet_small"), "scratch")  # unfreezing lifts the hook again
+    m.train()
+    m(torch.randn(8, 3, 16, 16) * 3 + 1)
+    assert not torch.equal(frozen_bn.running_mean, before[0])
+
+
+def test_resize_images_shorter_side_and_crop():
+    x = np.random.default_rng(0).integers(0, 256, (3, 3, 20, 40), dtype=np.uint8)
+    assert resize_images(x, 10).shape == (3, 3, 10, 10)
+
+
+@pytest.fixture
+def folder_data(settings, tmp_path):
+    root = write_image_folder(tmp_path / "cd", per_class=24, size=(16, 16))
+    return load_dataset(f"imagefolder:{root}", settings)
+
+
+def test_three_strategies_end_to_end_and_whole_model_checkpoints(folder_data, settings, tmp_path):
+    from neuralab.train.pretrain import PretrainConfig, pretrain_on
+
+    pre_run = Run.create(settings.runs_dir, "pretrain")
+    pre = pretrain_on(folder_data, PretrainConfig(epochs=1, batch_size=16), pre_run, settings)
+    weights = pre["weights"]
+    opts = TransferOptions(backbone="resnet_small", weights=weights, epochs=2, head_epochs=1, batch_size=16,
+                           augment="flip")
+    data = prepare(folder_data, {"resize": 16, "crop": 16, "mean": [0.5] * 3, "std": [0.25] * 3}, per_class=10)
+    assert np.bincount(data.train.y).tolist() == [10, 10]
+    for strategy in ("feature-extraction", "fine-tune", "scratch"):
+        run = Run.create(settings.runs_dir, strategy)
+        summary, model = run_strategy(strategy, data, opts, settings, run)
+        assert 0 <= summary["test"]["accuracy"] <= 1 and summary["strategy"] == strategy
+        # The checkpoint is a whole image model that rebuilds without the pretraining file.
+        loaded, meta = load_model(run.path)
+        assert meta["model"] == "resnet_small" and meta["model_args"] == {"pretrained": "none"}
+        x = torch.from_numpy(data.test.x).float() / 255
+        x = (x - 0.5) / 0.25
+        with torch.no_grad():
+            got = loaded(x).argmax(1).numpy()
+        acc = float((got == data.test.y).mean())
+        if strategy == "feature-extraction":  # folded head == the head trained on cached features
+            assert acc == pytest.approx(summary["test"]["accuracy"], abs=1e-9)
+        assert np.array_equal(got, model.eval()(x).argmax(1).detach().numpy())
