@@ -59,3 +59,36 @@ def test_augmentation_runs_on_whole_batches():
 def test_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size must be >= 1. Received: batch_size=0"):
         BatchLoader(images(), 0)
+
+
+def test_resume_from_the_middle_of_an_epoch_repeats_the_rest_exactly():
+    from neuralab.data.augment import build
+
+    def make():
+        return BatchLoader(images(10), 3, shuffle=True, seed=5, augment=build("flip"))
+
+    ref = make()
+    list(ref)  # epoch 1
+    epoch2 = [(x.clone(), y.clone()) for x, y in ref]
+    cut = make()
+    list(cut)
+    it = iter(cut)
+    next(it)
+    next(it)  # killed after two batches of epoch 2
+    state = cut.state_dict()
+    resumed = make()
+    resumed.load_state_dict(state)
+    rest = list(resumed)
+    assert len(rest) == 2
+    for (xa, ya), (xb, yb) in zip(epoch2[2:], rest):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+def test_ranks_split_each_global_batch_without_overlap():
+    single = [(x, y) for x, y in BatchLoader(images(10), 4, shuffle=True, seed=2)]
+    ranks = [[(x, y) for x, y in BatchLoader(images(10), 4, shuffle=True, seed=2, rank=r, world_size=2)]
+             for r in range(2)]
+    for i, (x, y) in enumerate(single):
+        joined = torch.cat([ranks[0][i][1], ranks[1][i][1]])
+        assert sorted(joined.tolist()) == sorted(y.tolist())
+        assert torch.equal(ranks[1][i][0], x[1::2])

@@ -18,7 +18,8 @@ from neuralab.data.base import Split
 class BatchLoader:
     def __init__(self, split: Split, batch_size: int, shuffle: bool = False, augment: Any = None,
                  mean: Sequence[float] = (), std: Sequence[float] = (), device: str | torch.device = "cpu",
-                 seed: int = 0, drop_last: bool = False, dtype: torch.dtype = torch.float32):
+                 seed: int = 0, drop_last: bool = False, dtype: torch.dtype = torch.float32,
+                 rank: int = 0, world_size: int = 1):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1. Received: batch_size={batch_size}")
         self.device = torch.device(device)
@@ -34,6 +35,12 @@ class BatchLoader:
         s = torch.as_tensor(std if len(std) else [1.0], dtype=torch.float64)
         self.scale = (1.0 / (unit * s)).to(dtype).reshape(shape).to(self.device)
         self.shift = (-m / s).to(dtype).reshape(shape).to(self.device)
+        # Under DDP every rank draws the same order and augmentation for the whole global batch, then keeps its
+        # share: the union of the ranks' batches is exactly the single-process batch.
+        self.rank, self.world_size = rank, world_size
+        self.position = 0  # batches of the current epoch already yielded
+        self._epoch_start = self.generator.get_state()
+        self._resume: tuple[torch.Tensor, torch.Tensor, int] | None = None
 
     def __len__(self) -> int:
         n = len(self.x)
@@ -45,8 +52,16 @@ class BatchLoader:
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.x)
+        first, current = 0, None
+        if self._resume is not None:  # continue an epoch that was interrupted after `first` batches
+            start_state, current, first = self._resume
+            self._resume = None
+            self.generator.set_state(start_state)
+        self._epoch_start = self.generator.get_state()
         order = torch.randperm(n, generator=self.generator, device=self.device) if self.shuffle else None
-        for i in range(len(self)):
+        if current is not None:
+            self.generator.set_state(current)
+        for i in range(first, len(self)):
             sl = slice(i * self.batch_size, min(n, (i + 1) * self.batch_size))
             if order is None:
                 xb, yb = self.x[sl], self.y[sl]
@@ -56,11 +71,24 @@ class BatchLoader:
             xb = torch.addcmul(self.shift, xb.to(self.dtype), self.scale)
             if self.augment is not None:
                 xb = self.augment(xb, self.generator)
+            if self.world_size > 1:
+                xb, yb = xb[self.rank::self.world_size], yb[self.rank::self.world_size]
+            self.position = i + 1
             yield xb, yb
+        self.position = 0
 
-    # Resuming a run must resume the random stream too, so shuffles and augmentations repeat exactly.
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"generator": self.generator.get_state()}
+    def global_batch_size(self, i: int) -> int:
+        """Samples in batch i across all ranks (to weight each rank's share of the loss exactly)."""
+        return min(len(self.x), (i + 1) * self.batch_size) - i * self.batch_size
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.generator.set_state(state["generator"])
+    # Resuming a run must resume the random stream too, so shuffles and augmentations repeat exactly — also from
+    # the middle of an epoch (a preempted run): the epoch's starting state regenerates its order.
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state(), "epoch_start": self._epoch_start,
+                "position": self.position}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if int(state.get("position", 0)) > 0:
+            self._resume = (state["epoch_start"], state["generator"], int(state["position"]))
+        else:
+            self.generator.set_state(state["generator"])
