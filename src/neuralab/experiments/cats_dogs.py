@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from neuralab.config import option
 from neuralab.errors import ConfigError
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
-from neuralab.experiments.transfer_report import evaluate_images
+from neuralab.experiments.shared import evaluate_images
 from neuralab.report.markdown import table
 from neuralab.train.transfer import STRATEGIES, TransferOptions, load_for_backbone, prepare, run_strategy
 

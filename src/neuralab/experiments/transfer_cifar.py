@@ -15,7 +15,7 @@ from neuralab.config import option
 from neuralab.data import load_dataset
 from neuralab.data.base import per_class_subset, select_classes
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
-from neuralab.experiments.transfer_report import strategy_report
+from neuralab.experiments.shared import strategy_report
 from neuralab.models.backbones import spec_of
 from neuralab.models.weights import preprocessing
 from neuralab.train.pretrain import PretrainConfig, pretrain_on

@@ -10,7 +10,7 @@ import numpy as np
 from neuralab.config import option
 from neuralab.errors import ConfigError
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
-from neuralab.experiments.transfer_report import strategy_report
+from neuralab.experiments.shared import strategy_report
 from neuralab.train.transfer import STRATEGIES, TransferOptions, load_for_backbone, prepare, run_strategy
 
 

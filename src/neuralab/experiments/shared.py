@@ -1,4 +1,4 @@
-"""Tables, plots and plain-words conclusions shared by the transfer-learning experiments (not an experiment)."""
+"""Tables, plots, evaluation and plain-words conclusions shared by several experiments (not an experiment)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,24 @@
+import json
+
+from neuralab.cli import main
+from tests.data.images import write_image_folder
+
+CLASSES = ("airplane", "automobile", "bird")
+
+
+def test_cifar10_mini_project_and_feature_maps_on_a_tiny_folder(tmp_path, capsys):
+    root = write_image_folder(tmp_path / "mini", classes=CLASSES, per_class=12, size=(32, 32))
+    runs = str(tmp_path / "runs")
+    assert main(["run", "cifar10", "--dataset", f"imagefolder:{root}", "--epochs", "2", "--batch-size", "8",
+                 "--runs-dir", runs]) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    for f in ("curves.png", "confusion.png", "samples.png"):
+        assert (run / "plots" / f).is_file(), f
+    summary = json.loads((run / "summary.json").read_text())
+    assert len(summary["per_class"]) == 3 and summary["train"]["epochs_run"] == 2
+    assert "Test accuracy" in (run / "report.md").read_text()
+    assert main(["run", "feature-maps", "--run", run.name, "--runs-dir", runs, "--images", "2"]) == 0
+    fm = next(p for p in (tmp_path / "runs").iterdir() if p.name.endswith("feature-maps"))
+    assert (fm / "plots" / "filters.png").is_file() and (fm / "plots" / "maps.png").is_file()
+    assert main(["run", "feature-maps", "--run", run.name, "--runs-dir", runs, "--layers", "nope"]) == 2
+    assert "no layer(s) ['nope']" in capsys.readouterr().err
