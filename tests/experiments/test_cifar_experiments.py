@@ -22,3 +22,13 @@ def test_cifar10_mini_project_and_feature_maps_on_a_tiny_folder(tmp_path, capsys
     assert (fm / "plots" / "filters.png").is_file() and (fm / "plots" / "maps.png").is_file()
     assert main(["run", "feature-maps", "--run", run.name, "--runs-dir", runs, "--layers", "nope"]) == 2
     assert "no layer(s) ['nope']" in capsys.readouterr().err
+
+
+def test_augmentation_experiment_quick_on_a_tiny_folder(tmp_path):
+    root = write_image_folder(tmp_path / "mini", classes=CLASSES, per_class=8, size=(32, 32))
+    assert main(["run", "augmentation", "--dataset", f"imagefolder:{root}", "--quick",
+                 "--runs-dir", str(tmp_path / "runs")]) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    assert set(summary["means"]) == {"none", "flip", "rotation", "crop+translate", "flip+crop", "flip+crop+cutout"}
+    assert (run / "plots" / "examples.png").is_file() and "Best:" in (run / "report.md").read_text()
