@@ -32,3 +32,15 @@ def test_augmentation_experiment_quick_on_a_tiny_folder(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert set(summary["means"]) == {"none", "flip", "rotation", "crop+translate", "flip+crop", "flip+crop+cutout"}
     assert (run / "plots" / "examples.png").is_file() and "Best:" in (run / "report.md").read_text()
+
+
+def test_pooling_and_depth_quick_on_a_tiny_folder(tmp_path):
+    root = write_image_folder(tmp_path / "mini", classes=CLASSES, per_class=8, size=(32, 32))
+    for name in ("pooling", "depth"):
+        runs = tmp_path / name
+        assert main(["run", name, "--dataset", f"imagefolder:{root}", "--quick", "--runs-dir", str(runs)]) == 0
+        (run,) = runs.iterdir()
+        report = (run / "report.md").read_text()
+        assert "What the numbers show" in report and "|" in report
+    depth = json.loads(next((tmp_path / "depth").iterdir()).joinpath("summary.json").read_text())
+    assert depth["depths"] == [2, 6] and set(depth["accuracy"]) == {"plain", "batch norm", "batch norm + residual"}
