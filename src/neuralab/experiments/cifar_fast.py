@@ -1,0 +1,57 @@
+"""cifar-fast: the fastnet recipe on CIFAR-10 over several seeds — accuracy (mean ± std) and time per run."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuralab.config import option
+from neuralab.data.base import per_class_subset
+from neuralab.experiments.registry import Context, ExperimentConfig, experiment
+from neuralab.report.markdown import table
+from neuralab.report.plots import plot_compare
+
+
+@dataclass
+class CifarFastConfig(ExperimentConfig):
+    dataset: str = option("cifar10", "CIFAR-10 or a copy with 32x32 images")
+    seeds: int = option(3, "independent runs")
+    epochs: float = option(10.0, "epochs per run")
+    tta: int = option(2, "test-time augmentation level (0, 1, 2)")
+
+
+@experiment("cifar-fast", CifarFastConfig, "fastnet (patch whitening, lookahead, TTA): CIFAR-10 accuracy per second",
+            needs=("cifar10",), order=38, examples=["neuralab run cifar-fast", "neuralab run cifar-fast --seeds 1"])
+def cifar_fast(cfg: CifarFastConfig, ctx: Context) -> dict:
+    from neuralab.data import load_dataset
+    from neuralab.device import pick_device
+    from neuralab.models import create_model
+    from neuralab.train.fast import FastConfig, train_fast
+
+    data = load_dataset(cfg.dataset, ctx.settings)
+    seeds, epochs = (1, 1.0) if cfg.quick else (cfg.seeds, cfg.epochs)
+    if cfg.quick:
+        data = dataclasses.replace(data, train=per_class_subset(data.train, 500, cfg.seed))
+    results = []
+    for s in range(seeds):
+        run = ctx.run.child(f"seed{cfg.seed + s}")
+        model = create_model("fastnet", data.input_shape, data.num_outputs)
+        summary = train_fast(model, data, FastConfig(epochs=epochs, tta=cfg.tta, seed=cfg.seed + s), run,
+                             pick_device(ctx.settings.device), log=ctx.log)
+        results.append({**summary, "val": [r["metrics"]["accuracy"] for r in run.metrics("val")]})
+    acc = np.array([r["test"]["accuracy"] for r in results]) * 100
+    secs = np.array([r["train_seconds"] for r in results])
+    ctx.run.save_figure(plot_compare({f"seed {cfg.seed + i}": [100 * v for v in r["val"]] for i, r in enumerate(results)},
+                                     "validation accuracy (%, mirror TTA)", "fastnet"), "curves")
+    ctx.run.write_report("\n\n".join([
+        "# cifar-fast", f"fastnet on {data.source} ({len(data.train)} training images), {epochs} epochs, TTA level "
+        f"{cfg.tta}, {seeds} seed(s), device {pick_device(ctx.settings.device)}.",
+        table(["seed", "test accuracy %", "train seconds", "images/s"],
+              [[cfg.seed + i, f"{100 * r['test']['accuracy']:.2f}", f"{r['train_seconds']:.0f}",
+                f"{r['images_per_second']:.0f}"] for i, r in enumerate(results)]),
+        f"**Mean test accuracy {acc.mean():.2f} ± {acc.std():.2f}%** in {secs.mean():.0f} s per run.",
+        "![curves](plots/curves.png)"]) + "\n")
+    return {"test": {"accuracy": float(acc.mean() / 100)}, "std": float(acc.std() / 100),
+            "seconds": float(secs.mean()), "headline": f"{acc.mean():.2f}% mean test accuracy (fastnet)"}
