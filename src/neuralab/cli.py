@@ -272,8 +272,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         import os
 
         os.environ["NEURALAB_TENSORBOARD"] = "1"  # Run.log reads it; child runs and sub-experiments inherit it
+    from neuralab.train.trainer import Preempted
+
     try:
         return func(ns)
+    except Preempted as e:  # a preempted job is not a failure: the checkpoint is written, --resume continues
+        print(str(e), file=sys.stderr)
+        return 0
     except NeuralabError as e:
         print(f"error: {textwrap.indent(str(e), '  ').strip()}", file=sys.stderr)
         return 2

@@ -57,6 +57,7 @@ class TrainConfig:
     image_size: int = option(0, "resize images to this square size (0 = native)")
     classes: list[str] = option([], "keep only these classes (image folders), e.g. cat,dog")
     name: str = option("", "run name (default: dataset-model)")
+    compile: bool = option(False, "torch.compile the model (pays off on GPUs for long runs)")
 
     def __post_init__(self) -> None:
         for field, low in (("epochs", 1), ("batch_size", 1), ("eval_batch_size", 1)):

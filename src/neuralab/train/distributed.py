@@ -72,6 +72,25 @@ def any_rank(world: World, flag: bool, device: torch.device) -> bool:
     return bool(t.item())
 
 
+def broadcast_path(world: World, make: Any) -> Any:
+    """Rank 0 calls `make()` (e.g. creates the run directory); every rank gets its result."""
+    if not world.distributed:
+        return make()
+    box = [make() if world.is_main else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gather_rng(world: World) -> list[torch.Tensor]:
+    """Every rank's CPU random state (dropout masks differ per rank once their batch sizes differ)."""
+    state = torch.get_rng_state()
+    if not world.distributed:
+        return [state]
+    states: list[Any] = [None] * world.size
+    dist.all_gather_object(states, state)
+    return states
+
+
 def barrier(world: World) -> None:
     if world.distributed:
         dist.barrier()

@@ -22,11 +22,16 @@ from torch import nn
 from neuralab.data.base import Dataset, Split
 from neuralab.data.loader import BatchLoader
 from neuralab.device import autocast
-from neuralab.errors import CheckpointError, TrainingDiverged
+from neuralab.errors import CheckpointError, NeuralabError, TrainingDiverged
 from neuralab.runs import Run
 from neuralab.train.checkpoint import load_state, save_model, save_state
 from neuralab.train.config import TrainConfig
+from neuralab.train.distributed import World, all_sum, any_rank, barrier, gather_rng
 from neuralab.train.optim import build_optimizer, build_schedule
+
+
+class Preempted(NeuralabError):
+    """SIGTERM arrived: the current step finished, a checkpoint was written; `--resume` continues."""
 
 
 def progress_enabled() -> bool:
@@ -35,9 +40,21 @@ def progress_enabled() -> bool:
 
 class Trainer:
     def __init__(self, model: nn.Module, data: Dataset, cfg: TrainConfig, run: Run, device: torch.device,
-                 meta: dict[str, Any] | None = None, log: Callable[[str], None] = print):
+                 meta: dict[str, Any] | None = None, log: Callable[[str], None] = print, world: World = World()):
         self.model, self.data, self.cfg, self.run, self.device = model.to(device), data, cfg, run, device
-        self.log = log
+        self.world = world
+        self.log = log if world.is_main else (lambda msg: None)
+        if data.is_image and device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        # What runs the training forward pass: DDP (gradients averaged across ranks) and/or torch.compile.
+        self.forward: nn.Module = self.model
+        if world.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.forward = DistributedDataParallel(
+                self.model, device_ids=[device.index] if device.type == "cuda" else None)
+        if cfg.compile:
+            self.forward = torch.compile(self.forward)
         self.classify = data.task == "classification"
         train = data.train if not cfg.limit_train else data.train.take(slice(0, cfg.limit_train))
         aug = None
@@ -47,7 +64,7 @@ class Trainer:
             aug = build(cfg.augment)
         norm = {"mean": data.mean, "std": data.std}
         self.train_loader = BatchLoader(train, cfg.batch_size, shuffle=True, augment=aug, device=device,
-                                        seed=cfg.seed, **norm)
+                                        seed=cfg.seed, rank=world.rank, world_size=world.size, **norm)
         self.eval_loaders = {k: BatchLoader(s, cfg.eval_batch_size, device=device, **norm)
                              for k, s in (("val", data.val), ("test", data.test))}
         self.optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
@@ -65,6 +82,8 @@ class Trainer:
                      "input_scale": 255.0 if data.train.x.dtype.name == "uint8" else 1.0,
                      "dataset": cfg.dataset, **(meta or {})}
         self.epoch, self.best, self.best_epoch, self.bad_epochs = 0, None, 0, 0
+        self.partial = [0.0, 0.0, 0.0, 0.0]  # loss sum, correct, abs error, count of an interrupted epoch
+        self.preemption: Any = None
 
     # -- the pieces -----------------------------------------------------------------------------------------
     @property
@@ -110,8 +129,8 @@ class Trainer:
 
     def train_epoch(self) -> tuple[float, dict[str, float], float]:
         self.model.train()
-        loss_sum = correct = abs_err = 0.0
-        n = 0
+        loss_sum, correct, abs_err, n = self.partial
+        self.partial = [0.0, 0.0, 0.0, 0.0]
         bar = None
         if progress_enabled():
             from rich.progress import Progress
@@ -120,17 +139,26 @@ class Trainer:
             bar.start()
             task = bar.add_task(f"epoch {self.epoch}/{self.cfg.epochs}", total=len(self.train_loader))
         try:
-            for step, (xb, yb) in enumerate(self.train_loader, start=1):
+            for xb, yb in self.train_loader:
+                step = self.train_loader.position
+                if self.device.type == "cuda" and xb.ndim == 4:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
                 with autocast(self.device):
-                    out = self.model(xb)
+                    out = self.forward(xb)
                 loss = self.loss_fn(out, yb)
-                if not torch.isfinite(loss):
+                if any_rank(self.world, not torch.isfinite(loss).item(), self.device):
                     raise TrainingDiverged(
                         f"loss became {loss.item()} at epoch {self.epoch}, step {step} (lr "
                         f"{self.schedule.get_last_lr()[0]:.3g}). Try a lower --lr or --grad-clip. The last good "
                         f"checkpoint is {self.run.checkpoints / 'last.safetensors'} (epoch {self.epoch - 1}).")
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                if self.world.distributed:
+                    # Each rank's mean is weighted by its share of the global batch, so DDP's average of the
+                    # ranks' gradients is exactly the gradient of the global batch's mean loss.
+                    share = len(yb) * self.world.size / self.train_loader.global_batch_size(step - 1)
+                    (loss * share).backward()
+                else:
+                    loss.backward()
                 if self.cfg.grad_clip:
                     nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
                 self.optimizer.step()
@@ -146,22 +174,33 @@ class Trainer:
                     abs_err += (out.detach().float().squeeze(-1) - yb).abs().sum().item()
                 if bar is not None:
                     bar.update(task, advance=1)
+                if self.preemption is not None and any_rank(self.world, self.preemption.requested, self.device):
+                    self.partial = [loss_sum, correct, abs_err, n]
+                    self.epoch -= 1  # the epoch in progress is not finished
+                    rng = gather_rng(self.world)
+                    if self.world.is_main:
+                        save_state(self.run.checkpoints / "last.safetensors", self.model, self.meta, self.state(rng))
+                    barrier(self.world)
+                    raise Preempted(f"stopped by SIGTERM at epoch {self.epoch + 1}, step {step}; checkpoint "
+                                    f"written. Continue with `neuralab train --resume {self.run.path}`.")
         finally:
             if bar is not None:
                 bar.stop()
         lr = self.schedule.get_last_lr()[0]
-        return loss_sum / n, self.metrics(loss_sum, n, correct, abs_err), lr
+        loss_sum, correct, abs_err, n = all_sum(self.world, [loss_sum, correct, abs_err, n], self.device)
+        return loss_sum / n, self.metrics(loss_sum, int(n), correct, abs_err), lr
 
     def _score(self, loss: float, metrics: dict[str, float]) -> tuple[float, float]:
         """Higher is better: accuracy first (then lower loss) for classifiers, lower loss for regression."""
         return (metrics["accuracy"], -loss) if self.classify else (-loss, 0.0)
 
     # -- checkpoints ----------------------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
+    def state(self, rng: list[torch.Tensor]) -> dict[str, Any]:
+        """Everything a bit-for-bit resume needs; `rng` holds every rank's random state (see gather_rng)."""
         return {"epoch": self.epoch, "best": list(self.best) if self.best else None, "best_epoch": self.best_epoch,
                 "bad_epochs": self.bad_epochs, "optimizer": self.optimizer.state_dict(),
-                "schedule": self.schedule.state_dict(), "rng": torch.get_rng_state(),
-                "loader": self.train_loader.state_dict(),
+                "schedule": self.schedule.state_dict(), "rng": rng,
+                "loader": self.train_loader.state_dict(), "partial": list(self.partial),
                 "ema": self.ema.state_dict() if self.ema is not None else None}
 
     def restore(self) -> None:
@@ -172,19 +211,32 @@ class Trainer:
         state, _ = load_state(path, self.model)
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
-        torch.set_rng_state(state["rng"])
+        rng = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]
+        torch.set_rng_state(rng[self.world.rank] if len(rng) == self.world.size else rng[0])
         self.train_loader.load_state_dict(state["loader"])
         if self.ema is not None and state["ema"] is not None:
             self.ema.load_state_dict(state["ema"])
         self.epoch, self.best_epoch, self.bad_epochs = state["epoch"], state["best_epoch"], state["bad_epochs"]
         self.best = tuple(state["best"]) if state["best"] else None
-        self.run.truncate_metrics(self.epoch)
+        self.partial = list(state.get("partial") or [0.0, 0.0, 0.0, 0.0])
+        if self.world.is_main:
+            self.run.truncate_metrics(self.epoch)
         self.log(f"resumed {self.run.name} after epoch {self.epoch}")
 
     # -- the loop -------------------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> dict[str, Any]:
+        from neuralab.train.distributed import Preemption
+
         if resume:
             self.restore()
+        with Preemption() as self.preemption:
+            try:
+                return self._fit()
+            finally:
+                self.preemption = None
+
+    def _fit(self) -> dict[str, Any]:
+        main = self.world.is_main
         start = time.perf_counter()
         stopped = "completed"
         while self.epoch < self.cfg.epochs:
@@ -192,17 +244,22 @@ class Trainer:
             t0 = time.perf_counter()
             loss, metrics, lr = self.train_epoch()
             seconds = time.perf_counter() - t0
-            self.run.log(self.epoch, "train", loss, metrics, lr=lr, seconds=seconds)
-            vloss, vmetrics = self.evaluate("val")
-            self.run.log(self.epoch, "val", vloss, vmetrics, lr=lr, seconds=time.perf_counter() - t0 - seconds)
+            vloss, vmetrics = self.evaluate("val")  # every rank evaluates the whole split: same numbers everywhere
             score = self._score(vloss, vmetrics)
-            if self.best is None or score > self.best:
+            improved = self.best is None or score > self.best
+            if improved:
                 self.best, self.best_epoch, self.bad_epochs = score, self.epoch, 0
-                save_model(self.run.checkpoints / "model.safetensors", self.eval_model,
-                           {**self.meta, "epoch": self.epoch, "metrics": {"val_loss": vloss, **vmetrics}})
             else:
                 self.bad_epochs += 1
-            save_state(self.run.checkpoints / "last.safetensors", self.model, self.meta, self.state())
+            rng = gather_rng(self.world)
+            if main:  # only rank 0 writes the run directory
+                self.run.log(self.epoch, "train", loss, metrics, lr=lr, seconds=seconds)
+                self.run.log(self.epoch, "val", vloss, vmetrics, lr=lr, seconds=time.perf_counter() - t0 - seconds)
+                if improved:
+                    save_model(self.run.checkpoints / "model.safetensors", self.eval_model,
+                               {**self.meta, "epoch": self.epoch, "metrics": {"val_loss": vloss, **vmetrics}})
+                save_state(self.run.checkpoints / "last.safetensors", self.model, self.meta, self.state(rng))
+            barrier(self.world)
             shown = " ".join(f"{k} {v:.4f}" for k, v in vmetrics.items())
             self.log(f"epoch {self.epoch}/{self.cfg.epochs}  train loss {loss:.4f}  val loss {vloss:.4f}  "
                      f"val {shown}  ({seconds:.1f}s)")
@@ -219,8 +276,11 @@ class Trainer:
         tensors, meta = read(self.run.checkpoints / "model.safetensors")
         load_weights(self.eval_model, tensors, "best checkpoint")
         tloss, tmetrics = self.evaluate("test")
+        if not self.world.is_main:
+            return {"test": {"loss": tloss, **tmetrics}}
         summary = {"run": self.run.name, "dataset": self.cfg.dataset, "model": self.cfg.model,
                    "params": sum(p.numel() for p in self.model.parameters()), "device": str(self.device),
+                   "world_size": self.world.size,
                    "epochs_run": self.epoch, "best_epoch": self.best_epoch, "stopped": stopped,
                    "train_seconds": seconds, "val": meta["metrics"], "test": {"loss": tloss, **tmetrics}}
         self.run.write_summary(summary)
@@ -241,14 +301,18 @@ def train(cfg: TrainConfig, settings: Any, run: Run | None = None, resume: bool 
     from neuralab.models import create_model
     from neuralab.seed import seed_everything
 
-    device = pick_device(settings.device)
+    from neuralab.train.distributed import broadcast_path, device_for, setup
+
+    world = setup()
+    device = device_for(world, pick_device(settings.device))
     data = load_dataset(cfg.dataset, settings, **cfg.data_options())
     seed_everything(cfg.seed)
     model = create_model(cfg.model, data.input_shape, data.num_outputs, **cfg.model_kwargs)
     if run is None:
-        run = Run.create(settings.runs_dir, cfg.run_name)
-    if not resume:
-        run.write_config({"command": "train", "config": to_dict(cfg), "data": data.describe()})
-    trainer = Trainer(model, data, cfg, run, device, log=log)
+        run = Run(broadcast_path(world, lambda: Run.create(settings.runs_dir, cfg.run_name).path))
+    if not resume and world.is_main:
+        run.write_config({"command": "train", "config": to_dict(cfg), "data": data.describe(),
+                          "world_size": world.size})
+    trainer = Trainer(model, data, cfg, run, device, log=log, world=world)
     summary = trainer.fit(resume=resume)
     return run, summary, trainer
