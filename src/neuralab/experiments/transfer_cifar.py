@@ -7,7 +7,9 @@ The question it answers: how much do pretrained features help when the target ta
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +31,7 @@ class TransferCifarConfig(ExperimentConfig):
     pretrain_epochs: int = option(10, "epochs of pretraining on the other classes")
     epochs: int = option(12, "epochs per strategy on the target")
     sizes: list[int] = option([50, 200, 0], "training images per target class (0 = all)")
+    weights: str = option("", "reuse this pretrained resnet_small (.safetensors) instead of pretraining")
 
 
 @experiment("transfer-cifar", TransferCifarConfig,
@@ -45,10 +48,20 @@ def transfer_cifar(cfg: TransferCifarConfig, ctx: Context) -> dict:
         source.train = per_class_subset(source.train, 1000, cfg.seed)
         pre_epochs, epochs, sizes = min(pre_epochs, 3), min(epochs, 6), [200]
 
-    # 1. pretraining on the source classes
-    pcfg = PretrainConfig(dataset=cfg.dataset, exclude_classes=list(cfg.target), epochs=pre_epochs, seed=cfg.seed)
-    pre_summary = pretrain_on(source, pcfg, ctx.run.child("pretrain"), ctx.settings, log=ctx.log)
-    weights = pre_summary["weights"]
+    # 1. pretraining on the source classes (or a backbone pretrained earlier, e.g. by `neuralab pretrain`)
+    if cfg.weights:
+        from neuralab.models.weights import read_weights_file
+
+        weights = cfg.weights
+        _, meta = read_weights_file(Path(weights))
+        summary_file = Path(weights).parent.parent / "summary.json"  # when the file sits in a run directory
+        pre_summary = (json.loads(summary_file.read_text()) if summary_file.exists() else
+                       {"test": {"accuracy": float("nan")}})
+        pre_epochs = meta.get("epoch", "?")
+    else:
+        pcfg = PretrainConfig(dataset=cfg.dataset, exclude_classes=list(cfg.target), epochs=pre_epochs, seed=cfg.seed)
+        pre_summary = pretrain_on(source, pcfg, ctx.run.child("pretrain"), ctx.settings, log=ctx.log)
+        weights = pre_summary["weights"]
     ctx.log(f"[transfer-cifar] pretrained: {pre_summary['test']['accuracy']:.3f} test accuracy on "
             f"{len(source.classes)} classes -> {weights}")
 
