@@ -91,13 +91,22 @@ class History:
 
 def fit(model: Sequential, data: dict[str, Arrays], loss: Loss, optimizer: Any, epochs: int, batch_size: int = 64,
         seed: int = 0, patience: int | None = None, run: Any = None, lr_schedule: Callable[[int], float] | None = None,
-        on_epoch: Callable[[int, Sequential], None] | None = None, log: Callable[[str], None] | None = None) -> History:
+        on_epoch: Callable[[int, Sequential], None] | None = None, log: Callable[[str], None] | None = None,
+        blas_threads: int | None = 1) -> History:
     """Train on data["train"], validate on data["val"] after every epoch, keep the best weights.
 
     Shuffling uses its own `np.random.default_rng(seed)`: the same seed gives the same batches, so (with the same
     initial weights) the same final weights. `patience`: stop after that many epochs without a better validation
     score. `lr_schedule(epoch) -> lr` sets the learning rate before each epoch. `on_epoch(epoch, model)` is called
-    after each epoch (experiments use it to record gradient statistics)."""
+    after each epoch (experiments use it to record gradient statistics). `blas_threads`: BLAS threads while
+    training (None: leave as is); for the small matrices of these models, thread start-up and synchronization cost
+    more than they save, and on a busy machine much more."""
+    if blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=blas_threads, user_api="blas"):
+            return fit(model, data, loss, optimizer, epochs, batch_size, seed, patience, run, lr_schedule, on_epoch,
+                       log, blas_threads=None)
     rng = np.random.default_rng(seed)
     train, val = data["train"], data["val"]
     hist = History()
