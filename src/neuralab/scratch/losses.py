@@ -1,0 +1,82 @@
+"""Losses: `forward(pred, target) -> float` (the batch mean), then `backward() -> dL/dpred`.
+
+The two classification losses take raw scores (logits), never probabilities: fusing the final sigmoid/softmax into
+the loss is what makes them exact for any logit (±1e4 gives no overflow and no NaN) and gives the simple gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuralab.scratch.layers import buffer
+
+
+class Loss:
+    def __call__(self, pred: np.ndarray, target: np.ndarray) -> float:
+        return self.forward(pred, target)
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def backward(self) -> np.ndarray:
+        raise NotImplementedError
+
+
+class MSE(Loss):
+    """L = mean((pred - y)²) over every element."""
+
+    def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
+        self._diff = pred - target.reshape(pred.shape).astype(pred.dtype)
+        return float(np.mean(self._diff * self._diff))
+
+    def backward(self) -> np.ndarray:
+        """dL/dpred = 2 (pred - y) / n"""
+        return self._diff * np.asarray(2.0 / self._diff.size, dtype=self._diff.dtype)
+
+
+class BinaryCrossEntropy(Loss):
+    """L = mean(-y log σ(z) - (1-y) log(1 - σ(z))) from logits z, computed as
+    max(z, 0) - z·y + log(1 + e^-|z|), which never exponentiates a positive number."""
+
+    def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
+        z = logits
+        y = target.reshape(z.shape).astype(z.dtype)
+        self._z, self._y = z, y
+        return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+
+    def backward(self) -> np.ndarray:
+        """dL/dz = (σ(z) - y) / n"""
+        sig = 0.5 * (1.0 + np.tanh(0.5 * self._z))
+        return (sig - self._y) / np.asarray(self._z.size, dtype=self._z.dtype)
+
+
+class SoftmaxCrossEntropy(Loss):
+    """L = mean_i(logsumexp(z_i) - z_i[y_i]) for integer labels y: softmax and log fused, max subtracted first."""
+
+    def __init__(self) -> None:
+        self._p: np.ndarray | None = None
+
+    def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
+        n = logits.shape[0]
+        self._y = target.astype(np.int64, copy=False)
+        p = self._p = buffer(self._p, logits.shape, logits.dtype)
+        np.subtract(logits, logits.max(axis=1, keepdims=True), out=p)  # shifted logits: all ≤ 0
+        picked = p[np.arange(n), self._y].astype(np.float64)
+        np.exp(p, out=p)
+        total = p.sum(axis=1, keepdims=True)
+        loss = np.mean(np.log(total[:, 0].astype(np.float64)) - picked)
+        p /= total  # now the softmax probabilities, kept for backward
+        return float(loss)
+
+    def backward(self) -> np.ndarray:
+        """dL/dz = (softmax(z) - onehot(y)) / n   (computed in place in the probabilities buffer)"""
+        p, n = self._p, self._p.shape[0]
+        p[np.arange(n), self._y] -= 1.0
+        p *= np.asarray(1.0 / n, dtype=p.dtype)
+        return p
+
+    def probabilities(self) -> np.ndarray:
+        return self._p
+
+
+LOSSES = {"mse": MSE, "bce": BinaryCrossEntropy, "softmax_ce": SoftmaxCrossEntropy}

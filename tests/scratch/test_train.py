@@ -1,0 +1,55 @@
+import numpy as np
+
+from neuralab.data import load_dataset
+from neuralab.runs import Run
+from neuralab.scratch import Adam, SoftmaxCrossEntropy, mlp
+from neuralab.scratch.train import Arrays, evaluate, fit, prepare
+
+
+def tiny_points(n=32, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 2)).astype(np.float32)
+    y = rng.integers(0, 2, n)  # random labels: only memorizing gets them all
+    return {"train": Arrays(x, y), "val": Arrays(x, y)}
+
+
+def test_tiny_overfit_reaches_100_percent_on_32_points():
+    data = tiny_points()
+    model = mlp(2, [64, 64], 2, seed=0)
+    hist = fit(model, data, SoftmaxCrossEntropy(), Adam(model, lr=1e-2), epochs=300, batch_size=32)
+    _, metrics = evaluate(model, SoftmaxCrossEntropy(), data["train"])
+    assert metrics["accuracy"] == 1.0, hist.rows[-1]
+
+
+def test_same_seed_gives_identical_weights_and_metrics():
+    def once(seed):
+        data = tiny_points()
+        model = mlp(2, [16], 2, seed=seed)
+        hist = fit(model, data, SoftmaxCrossEntropy(), Adam(model, lr=1e-2), epochs=5, batch_size=8, seed=seed)
+        return model.state(), [(r["loss"], r["metrics"]) for r in hist.rows]
+
+    (w1, m1), (w2, m2), (w3, _) = once(0), once(0), once(1)
+    assert m1 == m2 and all(np.array_equal(w1[k], w2[k]) for k in w1)
+    assert not all(np.array_equal(w1[k], w3[k]) for k in w1)
+
+
+def test_metrics_are_logged_in_the_engine_format_and_early_stopping_restores_best(tmp_path):
+    data = tiny_points()
+    data["val"] = Arrays(data["val"].x, 1 - data["val"].y)  # validation gets worse as training fits
+    run = Run.create(tmp_path, "t")
+    model = mlp(2, [16], 2, seed=0)
+    hist = fit(model, data, SoftmaxCrossEntropy(), Adam(model, lr=1e-2), epochs=200, batch_size=8, patience=3,
+               run=run)
+    rows = run.metrics()
+    assert rows == hist.rows and {r["split"] for r in rows} == {"train", "val"}
+    assert set(rows[0]) == {"epoch", "split", "loss", "metrics", "lr", "seconds"} and "accuracy" in rows[0]["metrics"]
+    assert hist.stopped.startswith("early stop") and rows[-1]["epoch"] == hist.best_epoch + 3
+    best_val = [r for r in rows if r["split"] == "val" and r["epoch"] == hist.best_epoch][0]
+    assert evaluate(model, SoftmaxCrossEntropy(), data["val"])[1] == best_val["metrics"]
+
+
+def test_prepare_standardizes_with_training_statistics():
+    data = prepare(load_dataset("digits"))
+    assert data["train"].x.shape[1] == 64 and data["train"].x.dtype == np.float32
+    assert abs(data["train"].x.mean()) < 1e-3
+    assert data["test"].y.dtype == np.int64
