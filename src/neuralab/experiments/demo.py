@@ -32,7 +32,12 @@ def demo(cfg: DemoConfig, ctx: Context) -> dict:
         run, summary = run_experiment(exp.name, sub, settings, log=ctx.log)
         done[exp.name] = str(run.path)
         rows.append([exp.name, exp.description, f"[report]({run.path.relative_to(ctx.run.path)}/report.md)"])
-    ctx.run.write_report("# neuralab demo\n\n" + table(["experiment", "what", "report"], rows) + "\n")
-    return {"parts": done}
+    from neuralab.report.site import build_site
+
+    site = build_site([settings.runs_dir], ctx.run.path / "site")
+    ctx.log(f"[demo] HTML portfolio: {site}")
+    ctx.run.write_report("# neuralab demo\n\n" + table(["experiment", "what", "report"], rows) +
+                         f"\n\nHTML portfolio: `site/index.html`\n")
+    return {"parts": done, "site": str(site)}
 
 
