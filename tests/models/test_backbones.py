@@ -6,9 +6,6 @@ from neuralab.models import MODELS, create_model
 from neuralab.models.backbones import BACKBONES, get_module, spec_of
 from neuralab.models.weights import imagenet_cache_file, preprocessing
 
-SMALL = ["resnet18", "mobilenet_v3_small", "resnet_small"]
-
-
 @pytest.mark.parametrize("name", BACKBONES.names())
 def test_every_backbone_builds_with_a_new_head_and_named_stages(name):
     spec = spec_of(name)
@@ -18,15 +15,6 @@ def test_every_backbone_builds_with_a_new_head_and_named_stages(name):
     for stage in spec.stages:
         assert any(n.startswith(stage + ".") for n in names), f"{name}: stage {stage} has no parameters"
     assert name in MODELS
-
-
-@pytest.mark.parametrize("name", SMALL)
-def test_forward_backward_on_random_images(name):
-    model = create_model(name, (3, 32, 32), 3)
-    out = model(torch.randn(8, 3, 32, 32))
-    out.sum().backward()
-    assert out.shape == (8, 3) and torch.isfinite(out).all()
-    assert all(p.grad is not None for p in model.parameters())
 
 
 def test_grey_images_are_repeated_to_rgb():
