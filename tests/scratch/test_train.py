@@ -62,3 +62,17 @@ def test_spiral_three_arms_reaches_98_percent_test_accuracy():
     fit(model, data, SoftmaxCrossEntropy(), Adam(model, lr=lr), epochs=epochs, batch_size=32,
         lr_schedule=lambda e: lr * 0.5 * (1 + np.cos(np.pi * (e - 1) / epochs)))
     assert evaluate(model, SoftmaxCrossEntropy(), data["test"])[1]["accuracy"] >= 0.98
+
+
+def test_regression_rows_carry_rmse_and_mae_like_the_torch_engine():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5]])).astype(np.float32)
+    data = {"train": Arrays(x, y), "val": Arrays(x, y)}
+    from neuralab.scratch import MSE
+
+    model = mlp(3, [16], 1, seed=0)
+    hist = fit(model, data, MSE(), Adam(model, lr=1e-2), epochs=30, batch_size=16)
+    first, last = hist.rows[1], hist.rows[-1]
+    assert all(set(r["metrics"]) == {"rmse", "mae"} for r in hist.rows)
+    assert abs(last["metrics"]["rmse"] ** 2 - last["loss"]) < 1e-4 and last["loss"] < 0.2 * first["loss"]
