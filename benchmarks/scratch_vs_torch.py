@@ -2,7 +2,8 @@
 
 A step is forward, loss (softmax cross-entropy), backward and the optimizer update, on both sides with the same
 optimizer (Adam by default, or --optim sgd). Both run in this process, interleaved in rounds so that any load from
-other programs hits both alike; each side reports the median over all its timed steps after warm-up.
+other programs hits both alike (step by step, alternating); each side reports the median of its timed steps after
+warm-up.
 The last line is `ratio: <NumPy time / PyTorch time>` (below 1 means NumPy is faster).
 
     python benchmarks/scratch_vs_torch.py [--steps 200] [--optim adam|sgd] [--threads 2]
@@ -81,13 +82,11 @@ def main() -> None:
     for fn in steps.values():
         for _ in range(args.warmup):
             fn()
-    rounds = 10
-    for _ in range(rounds):  # interleave: a burst of each side per round
+    for _ in range(args.steps):  # alternate one step each, so a burst of outside load hits both sides alike
         for name, fn in steps.items():
-            for _ in range(max(1, args.steps // rounds)):
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
     import torch
 
     print(f"784-512-512-10 ReLU MLP, batch {args.batch}, float32, {args.optim}, {args.threads} threads "

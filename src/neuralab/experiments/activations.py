@@ -75,18 +75,20 @@ def activations(cfg: ActivationsConfig, ctx: Context) -> dict:
     res: dict[str, dict[str, list]] = {}
     for act in cfg.activations:
         r = res[act] = {k: [] for k in ("train_loss", "val_loss", "val_acc", "test_acc", "norms_init",
-                                        "norms_end", "dead_init", "dead_end", "val_curve")}
+                                        "norms_end", "dead_init", "dead_end", "val_curve", "diverged")}
         for seed in seeds:
             model = mlp(2, [cfg.width] * cfg.depth, ds.num_classes, activation=act, seed=seed)
             r["norms_init"].append(grad_norms(model, loss, probe_x, probe_y))
             r["dead_init"].append(never_active(model, data["train"].x))
             opt = SGD(model, lr=cfg.lr, momentum=cfg.momentum)
-            hist = fit(model, data, loss, opt, epochs=epochs, batch_size=cfg.batch_size, seed=seed,
-                       run=ctx.run.child(f"{act}-seed{seed}"))
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is recorded, not warned about
+                hist = fit(model, data, loss, opt, epochs=epochs, batch_size=cfg.batch_size, seed=seed,
+                           run=ctx.run.child(f"{act}-seed{seed}"))
             r["norms_end"].append(grad_norms(model, loss, probe_x, probe_y))
             r["dead_end"].append(never_active(model, data["train"].x))
-            r["train_loss"].append(hist.curve("train")[-1])
-            r["val_curve"].append(hist.curve("val"))
+            r["train_loss"].append(evaluate(model, loss, data["train"])[0])  # the kept (best-validation) weights
+            r["val_curve"].append(hist.curve("val") + [np.nan] * (epochs - len(hist.curve("val"))))
+            r["diverged"].append(hist.stopped.startswith("diverged"))
             vl, vm = evaluate(model, loss, data["val"])
             r["val_loss"].append(vl)
             r["val_acc"].append(vm["accuracy"])
@@ -94,8 +96,8 @@ def activations(cfg: ActivationsConfig, ctx: Context) -> dict:
         ctx.log(f"[activations] {act}: val accuracy {pm(r['val_acc'])}")
 
     # -- plots --------------------------------------------------------------------------------------------------
-    curves = {a: np.mean(r["val_curve"], axis=0) for a, r in res.items()}
-    bands = {a: np.std(r["val_curve"], axis=0) for a, r in res.items()}
+    curves = {a: np.nanmean(r["val_curve"], axis=0) for a, r in res.items()}
+    bands = {a: np.nanstd(r["val_curve"], axis=0) for a, r in res.items()}
     ctx.run.save_figure(plot_compare(curves, "validation loss", f"{cfg.depth}x{cfg.width} MLP on spiral "
                                      f"(mean ± std, {len(seeds)} seeds)", bands=bands), "val_loss")
     layers = np.arange(1, cfg.depth + 2)
@@ -117,10 +119,12 @@ def activations(cfg: ActivationsConfig, ctx: Context) -> dict:
                       "test_accuracy_mean": float(np.mean(r["test_acc"])), "test_accuracy_std": float(np.std(r["test_acc"])),
                       "train_loss_mean": float(np.mean(r["train_loss"])), "val_loss_mean": float(np.mean(r["val_loss"])),
                       "grad_ratio_first_last_init": ratio, "grad_norms_init": init.tolist(),
-                      "never_active_init": dead_init, "never_active_end": dead_end}
+                      "never_active_init": dead_init, "never_active_end": dead_end,
+                      "diverged_runs": int(sum(r["diverged"]))}
         gated = a in ("relu", "leaky_relu")  # units whose output (or slope) is cut where the input is ≤ 0
         rows.append([a, pm(r["train_loss"]), pm(r["val_loss"]), pm(r["val_acc"]), pm(r["test_acc"]),
-                     f"{ratio:.2e}", f"{dead_init:.1%}" if gated else "—", f"{dead_end:.1%}" if gated else "—"])
+                     f"{ratio:.2e}", f"{dead_init:.1%}" if gated else "—", f"{dead_end:.1%}" if gated else "—",
+                     f"{sum(r['diverged'])}/{len(seeds)}"])
     ranked = sorted(summary, key=lambda a: -summary[a]["val_accuracy_mean"])
     best, worst = ranked[0], ranked[-1]
     smallest = min(summary, key=lambda a: summary[a]["grad_ratio_first_last_init"])
@@ -135,6 +139,10 @@ def activations(cfg: ActivationsConfig, ctx: Context) -> dict:
            if summary[smallest]["grad_ratio_first_last_init"] < 0.1 else
            "no activation shows a first-layer gradient below a tenth of the last layer's at this depth."),
     ]
+    diverged = {a: s["diverged_runs"] for a, s in summary.items() if s["diverged_runs"]}
+    if diverged:
+        lines.append("Runs whose loss became inf/NaN (training stopped there; the best weights before it are the ones "
+                     "measured): " + ", ".join(f"{a} {n}/{len(seeds)}" for a, n in diverged.items()) + ".")
     for a in ("relu",):
         if a in summary:
             s = summary[a]
@@ -148,8 +156,8 @@ def activations(cfg: ActivationsConfig, ctx: Context) -> dict:
         f"Network 2-{'-'.join([str(cfg.width)] * cfg.depth)}-{ds.num_classes}; {epochs} epochs of SGD "
         f"(lr {cfg.lr}, momentum {cfg.momentum}, batch {cfg.batch_size}); seeds {seeds}; He init for ReLU-like "
         f"activations, Xavier for sigmoid/tanh.{' Quick mode.' if cfg.quick else ''}",
-        table(["activation", "final train loss", "val loss", "val accuracy", "test accuracy",
-               "‖dW₁‖/‖dW_last‖ at init", "never-active units (init)", "never-active units (end)"], rows),
+        table(["activation", "train loss", "val loss", "val accuracy", "test accuracy",
+               "‖dW₁‖/‖dW_last‖ at init", "never-active units (init)", "never-active units (end)", "diverged"], rows),
         "Never-active: hidden units whose input is ≤ 0 on every training point (shown for ReLU and leaky ReLU, "
         "the activations for which that means a zero or tiny gradient).",
         "## What the numbers show", "\n".join(f"- {x}" for x in lines),

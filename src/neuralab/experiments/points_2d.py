@@ -48,7 +48,8 @@ def train_points(name: str, cfg: Points2dConfig, epochs: int, ctx: Context) -> d
     mean, std = np.asarray(ds.mean, np.float32), np.asarray(ds.std, np.float32)
     test_loss, test = evaluate(model, loss, data["test"])
     fig = plot_decision_boundary(lambda p: model.predict((p - mean) / std).argmax(1), ds.test.x, ds.test.y,
-                                 ds.classes, title=f"{name}: test accuracy {test['accuracy']:.1%}")
+                                 ds.classes, title=f"{name}: test accuracy {test['accuracy']:.1%}",
+                                 resolution=120 if cfg.quick else 300)
     ctx.run.save_figure(fig, f"{name}_boundary")
     val = [r for r in hist.rows if r["split"] == "val" and r["epoch"] == hist.best_epoch][0]
     return {"train_accuracy": evaluate(model, loss, data["train"])[1]["accuracy"],

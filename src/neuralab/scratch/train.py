@@ -117,13 +117,15 @@ def fit(model: Sequential, data: dict[str, Arrays], loss: Loss, optimizer: Any, 
             optimizer.lr = lr_schedule(epoch)
         t0 = time.perf_counter()
         order = rng.permutation(len(train))
-        total, correct, sq = 0.0, 0, 0.0
+        total, correct, sq, ab = 0.0, 0, 0.0, 0.0
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
             x, y = train.x[idx], train.y[idx]
             out = model.forward(x, train=True)
             if isinstance(loss, MSE):
-                sq += float(np.sum((out - y) ** 2))
+                err = out - y
+                sq += float(np.sum(err * err))
+                ab += float(np.sum(np.abs(err)))
             else:
                 correct += int((out.argmax(1) == y).sum())
             batch_loss = loss.forward(out, y)
@@ -131,7 +133,10 @@ def fit(model: Sequential, data: dict[str, Arrays], loss: Loss, optimizer: Any, 
             model.backward(loss.backward())
             optimizer.step()
         n = len(order)
-        metrics = {"rmse": float(np.sqrt(sq / n))} if isinstance(loss, MSE) else {"accuracy": correct / n}
+        if isinstance(loss, MSE):
+            metrics = {"rmse": float(np.sqrt(sq / n)), "mae": ab / n}
+        else:
+            metrics = {"accuracy": correct / n}
         seconds = time.perf_counter() - t0
         vloss, vmetrics = evaluate(model, loss, val)
         rows = [{"epoch": epoch, "split": "train", "loss": total / n, "metrics": metrics, "lr": optimizer.lr,
