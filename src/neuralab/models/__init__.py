@@ -4,7 +4,7 @@ Every builder takes the input shape and the number of outputs, so sizes are deri
 checkpoint's JSON (name + arguments) is enough to rebuild its model.
 """
 
-from neuralab.models import mlp  # noqa: F401  (registration)
+from neuralab.models import cnn, mlp  # noqa: F401  (registration)
 from neuralab.models.registry import MODELS, create_model, model_args, register_model
 
 __all__ = ["MODELS", "create_model", "model_args", "register_model"]
