@@ -97,3 +97,26 @@ def test_resume_equals_uninterrupted(settings):
     wa, wb = read(a.checkpoints / "last.safetensors")[0], read(b.checkpoints / "last.safetensors")[0]
     keys = [k for k in wa if k.startswith("model.")]
     assert keys and all(torch.equal(wa[k], wb[k]) for k in keys)
+
+
+def test_torchmetrics_summary_and_fresh_process_evaluation(settings):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run, summary, trainer = train(cfg(epochs=2), settings, log=lambda s: None)
+    test = summary["test"]
+    assert len(test["precision"]) == len(test["recall"]) == 10
+    n_test = len(trainer.data.test)
+    assert sum(map(sum, test["confusion"])) == n_test
+    assert sum(test["confusion"][i][i] for i in range(10)) / n_test == pytest.approx(test["accuracy"])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src"), "OMP_NUM_THREADS": "1",
+           "NEURALAB_RUNS": str(settings.runs_dir)}
+    out = subprocess.run([sys.executable, "-m", "neuralab.train.evaluate", str(run.path)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    fresh = json.loads(out.stdout)
+    assert fresh["accuracy"] == pytest.approx(test["accuracy"], abs=1e-12)
+    assert fresh["confusion"] == test["confusion"]

@@ -219,6 +219,11 @@ class Trainer:
         tensors, meta = read(self.run.checkpoints / "model.safetensors")
         load_weights(self.eval_model, tensors, "best checkpoint")
         tloss, tmetrics = self.evaluate("test")
+        if self.classify:
+            from neuralab.train.evaluate import classification_metrics
+
+            tmetrics = {**tmetrics, **classification_metrics(self.predict("test"),
+                                                             torch.from_numpy(self.data.test.y), self.data.classes)}
         summary = {"run": self.run.name, "dataset": self.cfg.dataset, "model": self.cfg.model,
                    "params": sum(p.numel() for p in self.model.parameters()), "device": str(self.device),
                    "epochs_run": self.epoch, "best_epoch": self.best_epoch, "stopped": stopped,
