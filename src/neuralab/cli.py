@@ -103,7 +103,7 @@ def cmd_train(ns: argparse.Namespace) -> int:
     else:
         cfg = from_args(TrainConfig, ns)
         run, summary, _ = train(cfg, settings)
-    print(f"test: {json.dumps(summary['test'])}")
+    print("test: " + json.dumps({k: v for k, v in summary["test"].items() if isinstance(v, (int, float))}))
     print(f"run directory: {run.path}")
     return 0
 
@@ -124,6 +124,27 @@ def cmd_run(ns: argparse.Namespace) -> int:
     cfg = from_args(exp.config, ns)
     run, _ = run_experiment(exp.name, cfg, _settings(ns))
     print(f"report: {run.path / 'report.md'}")
+    return 0
+
+
+# -- predict (engine) ---------------------------------------------------------------------------------------
+def cmd_predict(ns: argparse.Namespace) -> int:
+    from neuralab.errors import CheckpointError
+    from neuralab.train.checkpoint import load_model
+    from neuralab.train.predict import open_image, top_k
+
+    ref: Any = ns.checkpoint
+    if not Path(ref).exists():
+        from neuralab.runs import find_run
+
+        try:
+            ref = find_run(ns.checkpoint, _settings(ns).runs_dir).path
+        except NeuralabError:
+            raise CheckpointError(f"no checkpoint or run named {ns.checkpoint!r}") from None
+    model, meta = load_model(ref)
+    images = [open_image(p) for p in ns.images]
+    for path, preds in zip(ns.images, top_k(model, meta, images, ns.top_k)):
+        print(f"{path}: " + "  ".join(f"{name} {p:.4f}" for name, p in preds))
     return 0
 
 
@@ -240,6 +261,14 @@ def build_parser() -> argparse.ArgumentParser:
         p = _sub(rsub, name, exp.description, exp.examples or [f"neuralab run {name}"])
         add_arguments(p, exp.config)
         p.set_defaults(func=cmd_run)
+
+    # -- predict (engine) --
+    p = _sub(top, "predict", "top-k classes of image files from a trained run or checkpoint",
+             ["neuralab predict mnist-mlp digit.png", "neuralab predict runs/X/checkpoints/model.safetensors a.png b.jpg --top-k 5"])
+    p.add_argument("checkpoint", metavar="RUN_OR_CKPT", help="run directory or name, or a .safetensors file")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files of any size and mode")
+    p.add_argument("--top-k", type=int, default=3, help="how many classes to print per image")
+    p.set_defaults(func=cmd_predict)
 
     runs = top.add_parser("runs", help="list and inspect run directories", description="list and inspect runs")
     rs = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)

@@ -22,6 +22,8 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def run_report(run: Run, summary: dict[str, Any]) -> str:
     """The short report.md of a training run: what, the final numbers, the curves."""
     val, test = summary.get("val", {}), summary.get("test", {})
+    scalar = lambda d: {k: v for k, v in d.items() if isinstance(v, (int, float))}  # noqa: E731
+    val, test = scalar(val), scalar(test)  # per-class lists and the confusion matrix live in summary.json
     keys = sorted(set(val) | set(test))
     plots = sorted(p.name for p in run.plots.glob("*.png"))
     parts = [

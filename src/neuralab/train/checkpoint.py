@@ -88,7 +88,10 @@ def load_model(ref: str | Path, device: str | torch.device = "cpu") -> tuple[nn.
     path = resolve(ref)
     tensors, meta = read(path)
     try:
-        model = create_model(meta["model"], meta["input_shape"], meta["num_outputs"], **meta.get("model_args", {}))
+        args = dict(meta.get("model_args", {}))
+        if "pretrained" in args:  # every weight is in this file: never fetch the original pretrained ones again
+            args["pretrained"] = "none"
+        model = create_model(meta["model"], meta["input_shape"], meta["num_outputs"], **args)
     except KeyError as e:
         raise CheckpointError(f"{path} has no {e} in its metadata; it was not written by neuralab") from None
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")} or tensors

@@ -278,6 +278,11 @@ class Trainer:
         tloss, tmetrics = self.evaluate("test")
         if not self.world.is_main:
             return {"test": {"loss": tloss, **tmetrics}}
+        if self.classify:
+            from neuralab.train.evaluate import classification_metrics
+
+            tmetrics = {**tmetrics, **classification_metrics(self.predict("test"),
+                                                             torch.from_numpy(self.data.test.y), self.data.classes)}
         summary = {"run": self.run.name, "dataset": self.cfg.dataset, "model": self.cfg.model,
                    "params": sum(p.numel() for p in self.model.parameters()), "device": str(self.device),
                    "world_size": self.world.size,

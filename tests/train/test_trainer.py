@@ -1,0 +1,122 @@
+"""The engine on bundled digits: learning, early stop, NaN detection, resume, checkpoint round trip."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from neuralab.config import Settings
+from neuralab.errors import CheckpointError, TrainingDiverged
+from neuralab.train import TrainConfig, train
+from neuralab.train.checkpoint import load_model, read, save_model
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(runs_dir=tmp_path / "runs", data_dir=tmp_path / "data", cache_dir=tmp_path / "cache",
+                    download=False, device="cpu")
+
+
+def cfg(**kw):
+    base = dict(dataset="digits", model_args="hidden=32", epochs=3, batch_size=64, lr=3e-3, seed=0)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_loss_decreases_and_metrics_logged(settings):
+    run, summary, _ = train(cfg(epochs=4), settings, log=lambda s: None)
+    rows = [r for r in run.metrics() if r["split"] == "train"]
+    assert len(rows) == 4
+    assert rows[-1]["loss"] < rows[0]["loss"]
+    assert summary["test"]["accuracy"] > 0.8
+    assert (run.checkpoints / "model.safetensors").is_file()
+
+
+def test_early_stop_fires(settings):
+    # lr=0 never improves after epoch 1, so patience 1 stops at epoch 2.
+    _, summary, _ = train(cfg(epochs=10, lr=1e-12, schedule="constant", early_stop=1), settings, log=lambda s: None)
+    assert summary["epochs_run"] == 2
+    assert summary["stopped"].startswith("early stop")
+
+
+def test_nan_names_epoch_and_step_and_keeps_checkpoint(settings, monkeypatch):
+    from neuralab.train import trainer as tr
+
+    real = tr.Trainer.loss_fn
+    calls = {"n": 0}
+
+    def poisoned(self, out, y):
+        calls["n"] += 1
+        loss = real(self, out, y)
+        return loss * float("nan") if self.epoch == 2 and calls["n"] > 3 else loss
+
+    monkeypatch.setattr(tr.Trainer, "loss_fn", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"epoch 2, step \d+") as e:
+        train(cfg(epochs=3), settings, log=lambda s: None)
+    assert "last.safetensors" in str(e.value)
+    run_dir = next((settings.runs_dir).iterdir())
+    state = read(run_dir / "checkpoints" / "last.safetensors")[1]
+    assert state["train_state"] is not None
+
+
+def test_checkpoint_round_trip_identical_predictions(settings, tmp_path):
+    run, _, trainer = train(cfg(epochs=1), settings, log=lambda s: None)
+    x = torch.randn(5, *trainer.data.input_shape)
+    model, meta = load_model(run.path)
+    with torch.no_grad():
+        assert torch.equal(model(x), trainer.eval_model.eval()(x))
+    assert meta["classes"] == trainer.data.classes and meta["model"] == "mlp"
+
+
+def test_shape_mismatch_is_clear(settings, tmp_path):
+    from neuralab.models import create_model
+
+    model = create_model("mlp", (1, 8, 8), 10, hidden=[16])
+    path = save_model(tmp_path / "m.safetensors", model, {"model": "mlp", "model_args": {"hidden": [32]},
+                                                            "input_shape": [1, 8, 8], "num_outputs": 10})
+    with pytest.raises(CheckpointError, match=r"(?s)does not match the model .*checkpoint \(16, 64\) vs model \(32, 64\)"):
+        load_model(path)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_resume_equals_uninterrupted(settings):
+    a, _, _ = train(cfg(epochs=3, name="full"), settings, log=lambda s: None)
+
+    def die_after_epoch_2(msg):
+        if msg.startswith("epoch 2/3"):
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(cfg(epochs=3, name="part"), settings, log=die_after_epoch_2)
+    from neuralab.runs import find_run
+
+    part = find_run("part", settings.runs_dir)
+    b, _, _ = train(cfg(epochs=3, name="part"), settings, run=part, resume=True, log=lambda s: None)
+    wa, wb = read(a.checkpoints / "last.safetensors")[0], read(b.checkpoints / "last.safetensors")[0]
+    keys = [k for k in wa if k.startswith("model.")]
+    assert keys and all(torch.equal(wa[k], wb[k]) for k in keys)
+
+
+def test_torchmetrics_summary_and_fresh_process_evaluation(settings):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run, summary, trainer = train(cfg(epochs=2), settings, log=lambda s: None)
+    test = summary["test"]
+    assert len(test["precision"]) == len(test["recall"]) == 10
+    n_test = len(trainer.data.test)
+    assert sum(map(sum, test["confusion"])) == n_test
+    assert sum(test["confusion"][i][i] for i in range(10)) / n_test == pytest.approx(test["accuracy"])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src"), "OMP_NUM_THREADS": "1",
+           "NEURALAB_RUNS": str(settings.runs_dir)}
+    out = subprocess.run([sys.executable, "-m", "neuralab.train.evaluate", str(run.path)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    fresh = json.loads(out.stdout)
+    assert fresh["accuracy"] == pytest.approx(test["accuracy"], abs=1e-12)
+    assert fresh["confusion"] == test["confusion"]
