@@ -1,0 +1,20 @@
+import json
+
+from neuralab.cli import main
+from tests.data.test_idx import write_mnist
+
+
+def test_mnist_mini_project_on_generated_idx_files(tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    write_mnist(data, n_train=120, n_test=40)
+    monkeypatch.setenv("NEURALAB_DATA", str(data))  # the fresh evaluation process reads the same data
+    runs = tmp_path / "runs"
+    assert main(["run", "mnist", "--epochs", "2", "--batch-size", "32", "--data-dir", str(data),
+                 "--runs-dir", str(runs)]) == 0
+    (run,) = runs.iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["reload_identical"] is True
+    assert summary["reloaded_accuracy"] == summary["test"]["accuracy"]
+    for f in ("samples.png", "classes.png", "confusion.png"):
+        assert (run / "plots" / f).is_file(), f
+    assert "fresh process" in (run / "report.md").read_text()
