@@ -214,6 +214,61 @@ def cmd_report(ns: argparse.Namespace) -> int:
     return 0
 
 
+# -- serve: export, serve, predict-url (issue 8) ----------------------------------------------------------------
+def cmd_export(ns: argparse.Namespace) -> int:
+    from neuralab.serve.export import export
+
+    print(f"export: {export(ns.run, ns.format, ns.out)}")
+    return 0
+
+
+def cmd_serve(ns: argparse.Namespace) -> int:
+    from neuralab.serve.app import ServeConfig, serve
+
+    cfg = ServeConfig(backend=ns.backend, max_batch=ns.max_batch, max_wait_ms=ns.max_wait_ms, queue=ns.queue,
+                      batching=not ns.no_batching)
+    serve(ns.models, ns.host, ns.port, cfg)
+    return 0
+
+
+def cmd_predict_url(ns: argparse.Namespace) -> int:
+    from neuralab.serve.client import predict_remote
+
+    for r in predict_remote(ns.url, ns.model, ns.images, ns.top_k):
+        p = r["predictions"][0]
+        best = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in p["top"]) if "top" in p else p
+        print(f"{r['image']}: {best}")
+    return 0
+
+
+def add_serve_commands(top: Any) -> None:
+    p = _sub(top, "export", "export a run's model to ONNX or TorchScript (checked against PyTorch)",
+             ["neuralab export runs/20260101-120000-digits-mlp --format onnx"], common=False)
+    p.add_argument("run", help="run directory or model .safetensors file")
+    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    p.add_argument("--out", help="output folder (default: RUN/export)")
+    p.set_defaults(func=cmd_export)
+    p = _sub(top, "serve", "serve models over HTTP (FastAPI): /v1/models, /docs and a web page at /",
+             ["neuralab serve runs/20260101-120000-digits-mlp", "neuralab serve RUN_A RUN_B --backend onnxruntime"],
+             common=False)
+    p.add_argument("models", nargs="+", help="run directories or export folders (read at start-up only)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")
+    p.add_argument("--max-batch", type=int, default=32)
+    p.add_argument("--max-wait-ms", type=float, default=5.0)
+    p.add_argument("--queue", type=int, default=256)
+    p.add_argument("--no-batching", action="store_true")
+    p.set_defaults(func=cmd_serve)
+    p = _sub(top, "predict-url", "predict images with a running `neuralab serve`",
+             ["neuralab predict-url --url http://127.0.0.1:8000 --model digits-mlp a.png"], common=False)
+    p.add_argument("--url", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("images", nargs="+")
+    p.set_defaults(func=cmd_predict_url)
+
+
 # -- parser -------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from neuralab.experiments import EXPERIMENTS
@@ -290,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="*", help="run directories or folders of runs (default: the runs folder)")
     p.add_argument("--out", default="report", help="output folder (default: report/)")
     p.set_defaults(func=cmd_report)
+    add_serve_commands(top)
     return parser
 
 

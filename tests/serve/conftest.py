@@ -1,0 +1,31 @@
+"""Tiny trained models shared by the serve tests (trained once per session)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from neuralab.config import Settings
+    from neuralab.train import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("serve-runs")
+    s = Settings(runs_dir=root, data_dir=root / "data", cache_dir=root / "cache", download=False, device="cpu")
+    out = {}
+    for ds in ("digits", "moons"):
+        run, _, _ = train(TrainConfig(dataset=ds, epochs=2, name=f"{ds}-mlp"), s, log=lambda _: None)
+        out[ds] = run.path
+    return out
+
+
+def png(size: tuple[int, int] = (8, 8), mode: str = "L") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (*size[::-1], *([3] if mode == "RGB" else [])),
+                                                      dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
