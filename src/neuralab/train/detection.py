@@ -88,6 +88,7 @@ def box_map(preds: list[dict[str, torch.Tensor]], targets: list[dict[str, torch.
     from torchmetrics.detection import MeanAveragePrecision
 
     metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="pycocotools")
+    metric.warn_on_many_detections = False  # COCO's rule: the 100 best-scoring boxes per image count
     metric.update(preds, targets)
     r = metric.compute()
     return {"map": float(r["map"]), "map50": float(r["map_50"]), "map75": float(r["map_75"])}
