@@ -20,7 +20,7 @@ class DetectionConfig(ExperimentConfig):
     dataset: str = option("shapes-det", "shapes-det, digits-det, coco:PATH or voc:PATH")
     model: str = option("ssdlite320_mobilenet_v3_large", "detector name")
     weights_backbone: str = option("none", "MobileNetV3 trunk: 'imagenet' or 'none'")
-    epochs: int = option(12, "training epochs (quick: 1)")
+    epochs: int = option(16, "training epochs (quick: 1)")
     image_size: int = option(96, "square image size (quick: 64)")
     n_samples: int = option(400, "generated images in all splits (quick: 24)")
     lr: float = option(4e-3, "peak learning rate")

@@ -44,6 +44,7 @@ class DetectTrainConfig:
     n_samples: int = option(0, "generated datasets: images in all splits together (0 = dataset default)")
     flip: bool = option(True, "random horizontal flips (boxes mirrored with the pixels)")
     min_scale: float = option(0.6, "random zoom-out down to this scale (1 = off)")
+    bn_momentum: float = option(0.1, "at least this batch-norm momentum (SSDLite's own 0.03 lags in short runs)")
     seed: int = option(0, "random seed")
 
     def __post_init__(self) -> None:
@@ -163,6 +164,11 @@ def train_detector(cfg: DetectTrainConfig, settings: Settings | None = None, run
         run = Run.create(settings.runs_dir, f"{data.name.replace(':', '-')}-{cfg.model.split('_')[0]}",
                          {"command": "train-detector", "config": to_dict(cfg), "settings": to_dict(settings)})
     model, _ = build_detector(cfg.model, data.num_classes, cfg.weights, cfg.weights_backbone, cfg.image_size)
+    for m in model.modules():
+        # SSDLite's batch norms track statistics with momentum 0.03 (made for 600-epoch COCO runs); in a run of a
+        # few hundred steps the eval-mode statistics would lag the weights by dozens of steps.
+        if isinstance(m, nn.BatchNorm2d) and m.momentum is not None:
+            m.momentum = max(m.momentum, cfg.bn_momentum)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     total = cfg.epochs * math.ceil(len(data.train) / cfg.batch_size)
