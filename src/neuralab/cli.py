@@ -346,7 +346,75 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="report", help="output folder (default: report/)")
     p.set_defaults(func=cmd_report)
     add_serve_commands(top)
+    add_detection_commands(top)
     return parser
+
+
+# -- detection (issue 7) ------------------------------------------------------------------------------------
+def cmd_detect(ns: argparse.Namespace) -> int:
+    from neuralab.models.detect_infer import detect_files
+
+    records = detect_files(ns.model, ns.inputs, ns.weights, ns.score, ns.out, ns.weights_backbone)
+    for r in records:
+        found = ", ".join(f"{d['label']} {d['score']:.2f}" for d in r["detections"]) or "nothing"
+        print(f"{r['image']} ({r['width']}x{r['height']}): {found}")
+    if ns.out:
+        print(f"detections: {Path(ns.out) / 'detections.json'}; drawn images in {ns.out}/")
+    if ns.json:
+        print(json.dumps(records))
+    return 0
+
+
+def cmd_train_detector(ns: argparse.Namespace) -> int:
+    from neuralab.train.detection import DetectTrainConfig, train_detector
+
+    run, summary, _ = train_detector(from_args(DetectTrainConfig, ns), _settings(ns))
+    print(f"test: {json.dumps(summary['test'])}")
+    print(f"run directory: {run.path}")
+    return 0
+
+
+def cmd_eval_detector(ns: argparse.Namespace) -> int:
+    from neuralab.train.detection_eval import eval_detector
+
+    result = eval_detector(ns.dataset, ns.model, ns.weights, _settings(ns), ns.image_size, ns.batch_size)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def add_detection_commands(top: Any) -> None:
+    from neuralab.models.detectors import DETECTORS
+    from neuralab.train.detection import DetectTrainConfig
+
+    models = ", ".join(DETECTORS.names())
+    p = _sub(top, "detect", "detect objects in images: boxes as JSON and images with the boxes drawn",
+             ["neuralab detect photo.jpg --model ssdlite320_mobilenet_v3_large --weights coco --out detections/",
+              "neuralab detect ./images --model runs/20260101-120000-shapes-det-ssdlite320 --score 0.5"])
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="image files and/or folders of images")
+    p.add_argument("--model", required=True, help=f"a train-detector run or checkpoint, or a detector: {models}")
+    p.add_argument("--weights", default="coco", help="for a detector name: 'coco', a .safetensors/.pth file, or "
+                                                     "'none' (default: coco)")
+    p.add_argument("--weights-backbone", default="none", help="for --weights none: 'imagenet' or 'none'")
+    p.add_argument("--score", type=float, default=0.5, help="keep detections scoring at least this (default: 0.5)")
+    p.add_argument("--out", help="folder for detections.json and the drawn PNGs")
+    p.add_argument("--json", action="store_true", help="also print the records as one JSON list")
+    p.set_defaults(func=cmd_detect)
+
+    p = _sub(top, "train-detector", "fine-tune a MobileNetV3 detector on detection data (writes a run directory)",
+             ["neuralab train-detector --dataset shapes-det --epochs 10",
+              "neuralab train-detector --dataset voc:~/VOCdevkit/VOC2012 --weights coco --image-size 320"])
+    add_arguments(p, DetectTrainConfig)
+    p.set_defaults(func=cmd_train_detector)
+
+    p = _sub(top, "eval-detector", "box mAP of a detector on a COCO or VOC folder (every image in it)",
+             ["neuralab eval-detector --dataset coco:~/coco/val2017 --model ssdlite320_mobilenet_v3_large "
+              "--weights coco", "neuralab eval-detector --dataset voc:./my_boxes --model runs/RUN"])
+    p.add_argument("--dataset", required=True, help="coco:PATH, voc:PATH, shapes-det, digits-det")
+    p.add_argument("--model", required=True, help=f"a train-detector run or checkpoint, or a detector: {models}")
+    p.add_argument("--weights", default="coco", help="for a detector name: 'coco' or a .safetensors/.pth file")
+    p.add_argument("--image-size", type=int, help="stretch images to this square (default: keep their size)")
+    p.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default: 8)")
+    p.set_defaults(func=cmd_eval_detector)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,73 @@
+"""The pictures and the report.md of a detection run: mAP curves and predictions beside the ground truth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from neuralab.data.detection import DetDataset, DetSplit  # noqa: E402
+from neuralab.report.markdown import table  # noqa: E402
+from neuralab.runs import Run  # noqa: E402
+
+
+def prediction_grid(split: DetSplit, preds: list[dict[str, torch.Tensor]], classes: list[str], n: int = 8,
+                    score: float = 0.5) -> plt.Figure:
+    """Ground truth (green, dashed) and predictions above `score` (red, with class and score) on n images."""
+    n = min(n, len(split))
+    cols = min(4, n)
+    rows = max(1, (n + cols - 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, ax in zip(range(n), axes.flat):
+        ax.imshow(np.asarray(split.images[i]).transpose(1, 2, 0))
+        for (x1, y1, x2, y2), lab in zip(split.boxes[i], split.labels[i]):
+            ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec="lime", lw=1.5, ls="--"))
+        p = preds[i]
+        for (x1, y1, x2, y2), lab, s in zip(p["boxes"].tolist(), p["labels"].tolist(), p["scores"].tolist()):
+            if s < score:
+                continue
+            ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, ec="red", lw=1.2))
+            name = classes[lab - 1] if 0 < lab <= len(classes) else str(lab)
+            ax.text(x1, y1, f"{name} {s:.2f}", color="white", fontsize=7, va="bottom",
+                    bbox={"facecolor": "red", "alpha": 0.6, "pad": 1, "lw": 0})
+    fig.suptitle(f"predictions (red, score >= {score}) vs ground truth (green dashed)")
+    return fig
+
+
+def map_curves(run: Run) -> plt.Figure:
+    rows = run.metrics("val")
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ep = [r["epoch"] for r in rows]
+    for key, label in (("map50", "mAP@0.5"), ("map", "mAP@[.5:.95]")):
+        ax.plot(ep, [r["metrics"].get(key) for r in rows], marker="o", label=label)
+    ax.set_xlabel("epoch"), ax.set_ylabel("validation mAP"), ax.set_ylim(0, 1), ax.grid(alpha=0.3), ax.legend()
+    return fig
+
+
+def write_detection_report(run: Run, cfg: Any, data: DetDataset, summary: dict[str, Any],
+                           preds: list[dict[str, torch.Tensor]]) -> None:
+    run.save_figure(prediction_grid(data.test, preds, data.classes), "predictions")
+    run.save_figure(map_curves(run), "map")
+    t = summary["test"]
+    rows = [[r["epoch"], f"{r['metrics']['map']:.3f}", f"{r['metrics']['map50']:.3f}"] for r in run.metrics("val")]
+    skipped = ", ".join(f"{n} {k}" for k, n in data.skipped.items()) or "none"
+    run.write_report("\n\n".join([
+        f"# Detection: {cfg.model} on {data.name}",
+        f"{data.source}; classes {', '.join(data.classes)}; {len(data.train)} training, {len(data.val)} validation, "
+        f"{len(data.test)} test images at {cfg.image_size}x{cfg.image_size}. Weights: {cfg.weights}, trunk: "
+        f"{cfg.weights_backbone}. Annotations skipped: {skipped}.",
+        f"**Test mAP@0.5 {t['map50']:.3f}**, COCO mAP {t['map']:.3f} (best validation epoch's weights; the test "
+        f"split was read once). Training: {summary['train_seconds']:.0f} s, {summary['train_images_per_s']:.1f} "
+        f"images/s; inference {summary['infer_images_per_s']:.1f} images/s.",
+        table(["epoch", "val mAP", "val mAP@0.5"], rows),
+        "![validation mAP](plots/map.png)",
+        "![predictions vs ground truth](plots/predictions.png)",
+        "The model is `checkpoints/model.safetensors`: `neuralab detect --model RUN IMAGES`.",
+    ]) + "\n")
