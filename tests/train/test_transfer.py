@@ -98,5 +98,6 @@ def test_three_strategies_end_to_end_and_whole_model_checkpoints(folder_data, se
             got = loaded(x).argmax(1).numpy()
         acc = float((got == data.test.y).mean())
         if strategy == "feature-extraction":  # folded head == the head trained on cached features
-            assert acc == pytest.approx(summary["test"]["accuracy"], abs=1e-9)
+            # (torchmetrics reports accuracy in float32; 1e-6 is far below one image out of 40)
+            assert acc == pytest.approx(summary["test"]["accuracy"], abs=1e-6)
         assert np.array_equal(got, model.eval()(x).argmax(1).detach().numpy())
