@@ -14,7 +14,7 @@ def test_mnist_mini_project_on_generated_idx_files(tmp_path, monkeypatch):
     (run,) = runs.iterdir()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["reload_identical"] is True
-    assert summary["reloaded_accuracy"] == summary["test"]["accuracy"]
+    assert abs(summary["reloaded_accuracy"] - summary["test"]["accuracy"]) < 0.5 / 40  # same count of 40 correct
     for f in ("samples.png", "classes.png", "confusion.png"):
         assert (run / "plots" / f).is_file(), f
     assert "fresh process" in (run / "report.md").read_text()

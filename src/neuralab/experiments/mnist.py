@@ -70,7 +70,7 @@ def mnist(cfg: MnistConfig, ctx: Context) -> dict:
     ev = evaluate_images(ctx.run, trainer.eval_model, data, pick_device(ctx.settings.device))
     model_file = str(run.checkpoints / "model.safetensors")
     reloaded = fresh_process_accuracy(model_file)
-    same = abs(reloaded - ev["accuracy"]) < 1e-9
+    same = abs(reloaded - ev["accuracy"]) < 0.5 / len(data.test)  # torchmetrics reports float32: compare counts
     rows = [[c, f"{100 * p:.1f}%", f"{100 * r:.1f}%"] for c, p, r in zip(data.classes, ev["precision"], ev["recall"])]
     worst = int(np.argmin(ev["recall"]))
     report = "\n\n".join([
