@@ -9,8 +9,8 @@ from neuralab.data.registry import DATASETS, options
 from neuralab.experiments.registry import EXPERIMENTS, run_experiment
 
 
-def quick(name, tmp_path, **kw):
-    settings = Settings.resolve(runs_dir=tmp_path)
+def quick(name, tmp_path, settings=None, **kw):
+    settings = settings or Settings.resolve(runs_dir=tmp_path)
     exp = EXPERIMENTS.get(name)
     run, summary = run_experiment(name, exp.config(quick=True, **kw), settings, log=lambda s: None)
     assert (run.path / "report.md").exists() and (run.path / "summary.json").exists()
@@ -54,15 +54,12 @@ def test_activations(tmp_path):
     assert "vanishing-gradient" in report
 
 
-def has_housing() -> bool:
-    return not DATASETS.get("california-housing").missing_files(options(Settings.resolve()))
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not has_housing(), reason="california-housing/housing.csv not found under NEURALAB_DATA "
-                                              "(set NEURALAB_DATA=/path/to/shared/datasets)")
-def test_housing_quick(tmp_path):
-    _, s, report = quick("housing", tmp_path, seed=0)
+def test_housing_quick(tmp_path, shared_settings):
+    # shared_settings holds the real data folder, captured before the per-test isolation hides NEURALAB_DATA.
+    if DATASETS.get("california-housing").missing_files(options(shared_settings)):
+        pytest.skip(f"california-housing/housing.csv not found under {shared_settings.data_dir}")
+    _, s, report = quick("housing", tmp_path, settings=shared_settings, seed=0)
     r = s["results"]
     mean_rmse = r["mean of training targets"]["test"]["rmse"]
     assert s["mlp_test"]["rmse"] < mean_rmse and s["mlp_test"]["r2"] > 0.5

@@ -2,20 +2,16 @@
 
 import pytest
 
-from neuralab.config import Settings
 from neuralab.data import load_dataset
-from neuralab.data.registry import DATASETS, options
 from neuralab.scratch import MSE, Adam, mlp
 from neuralab.scratch.train import evaluate, fit, prepare
 
-missing = DATASETS.get("california-housing").missing_files(options(Settings.resolve()))
-
 
 @pytest.mark.slow
-@pytest.mark.skipif(bool(missing), reason=f"California housing not found: {', '.join(map(str, missing))} "
-                                          "(set NEURALAB_DATA to the folder holding california-housing/)")
-def test_mlp_reaches_rmse_052_on_housing():
-    data = prepare(load_dataset("california-housing", Settings.resolve()))
+def test_mlp_reaches_rmse_052_on_housing(shared_settings):
+    if not (shared_settings.data_dir / "california-housing" / "housing.csv").exists():
+        pytest.skip(f"california-housing/housing.csv not found under {shared_settings.data_dir}")
+    data = prepare(load_dataset("california-housing", shared_settings))
     model = mlp(8, [128, 128], 1, seed=0)
     epochs, lr = 80, 2e-3
     hist = fit(model, data, MSE(), Adam(model, lr=lr), epochs=epochs, batch_size=128, patience=15,
