@@ -100,24 +100,29 @@ def evaluate_images(run: Run, model: Any, data: Any, device: Any, max_wrong: int
             "precision": precision, "mistakes": int(len(np.flatnonzero(pred != y)))}
 
 
+def train_curves(tcfg: Any, ctx: Any, name: str, report: bool = True) -> dict[str, Any]:
+    """Train one TrainConfig as the child run `name`; its per-epoch curves, test accuracy and timing."""
+    from neuralab.train import train
+
+    run, summary, trainer = train(tcfg, ctx.settings, run=ctx.run.child(name), log=ctx.log, report=report)
+    tr, va = run.metrics("train"), run.metrics("val")
+    return {"test": summary["test"]["accuracy"], "params": summary["params"],
+            "train_acc": [r["metrics"]["accuracy"] for r in tr], "val_acc": [r["metrics"]["accuracy"] for r in va],
+            "train_loss": [r["loss"] for r in tr], "val_loss": [r["loss"] for r in va],
+            "epoch_seconds": [r["seconds"] for r in tr],
+            "sec_per_epoch": sum(r["seconds"] for r in tr) / max(1, len(tr)), "model": trainer.eval_model,
+            "input_shape": trainer.data.input_shape}
+
+
 def train_variants(variants: dict[str, Any], ctx: Any, seeds: int = 1) -> dict[str, list[dict[str, Any]]]:
     """Train every (name -> TrainConfig) variant for `seeds` seeds as child runs; per-epoch curves and finals."""
     import dataclasses
-
-    from neuralab.train import train
 
     out: dict[str, list[dict[str, Any]]] = {}
     for name, tcfg in variants.items():
         for s in range(seeds):
             cfg = dataclasses.replace(tcfg, seed=tcfg.seed + s)
-            run, summary, trainer = train(cfg, ctx.settings, run=ctx.run.child(f"{name}-seed{cfg.seed}"), log=ctx.log)
-            tr, va = run.metrics("train"), run.metrics("val")
-            out.setdefault(name, []).append({
-                "test": summary["test"]["accuracy"], "params": summary["params"],
-                "train_acc": [r["metrics"]["accuracy"] for r in tr], "val_acc": [r["metrics"]["accuracy"] for r in va],
-                "train_loss": [r["loss"] for r in tr], "val_loss": [r["loss"] for r in va],
-                "sec_per_epoch": sum(r["seconds"] for r in tr) / max(1, len(tr)), "model": trainer.eval_model,
-                "input_shape": trainer.data.input_shape})
+            out.setdefault(name, []).append(train_curves(cfg, ctx, f"{name}-seed{cfg.seed}"))
     return out
 
 
