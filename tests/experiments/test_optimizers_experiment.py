@@ -12,7 +12,7 @@ def test_optimizers_quick_on_digits(settings, tmp_path):
     res = summary["results"]
     for opt in ("sgd", "adam"):
         swept = {float(lr) for lr in res[opt]["sweep"]}
-        assert swept == {float(f"{BASE_LR[opt] * f:.6g}") for f in (0.3, 1.0, 3.0)}
+        assert swept == {float(f"{BASE_LR[opt] * f:.6g}") for f in (0.3, 1.0, 3.0, 10.0)}
         # The chosen learning rate is the one with the best mean validation accuracy.
         best = max(res[opt]["sweep"].items(), key=lambda kv: kv[1]["val_mean"])
         assert float(best[0]) == res[opt]["best_lr"]
@@ -24,7 +24,7 @@ def test_optimizers_quick_on_digits(settings, tmp_path):
     for png in ("train_loss_epoch", "val_accuracy_epoch", "val_accuracy_time", "train_loss_time", "lr_sweep"):
         assert (run.path / "plots" / f"{png}.png").is_file(), png
     children = sorted(p.name for p in (run.path / "runs").iterdir())
-    assert len(children) == 2 * 3 * 2 and "adam-lr0.001-seed1" in children
+    assert len(children) == 2 * 4 * 2 and "adam-lr0.001-seed1" in children
     assert not (run.path / "runs" / "adam-lr0.001-seed1" / "report.md").exists()  # no per-child report: speed
 
     # The HTML page leads with the experiment's own findings, not one line per child run.

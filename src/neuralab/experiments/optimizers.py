@@ -33,7 +33,7 @@ BASE_LR = {"sgd": 0.1, "momentum": 0.01, "nesterov": 0.01, "adam": 1e-3, "adamw"
 class OptimizersConfig(ExperimentConfig):
     dataset: str = option("fashion-mnist", "dataset (digits works offline)")
     optimizers: list[str] = option(list(BASE_LR), "optimizers to compare")
-    lr_factors: list[float] = option([0.3, 1.0, 3.0], "learning rates tried: these multiples of each one's usual lr")
+    lr_factors: list[float] = option([0.3, 1.0, 3.0, 10.0], "learning rates tried: multiples of each one's usual lr")
     seeds: int = option(3, "seeds per (optimizer, learning rate)")
     epochs: int = option(5, "epochs per run (the same budget for every optimizer)")
     batch_size: int = option(128, "batch size")
@@ -77,26 +77,24 @@ def pm(values: np.ndarray, scale: float = 100.0) -> str:
     return f"{scale * values.mean():.2f} ± {scale * values.std():.2f}"
 
 
-def sweep(cfg: OptimizersConfig, ctx: Context, opt: str, lr: float, seeds: list[int], epochs: int,
-          limit: int) -> Sweep:
+def train_one(cfg: OptimizersConfig, ctx: Context, sweep: Sweep, seed: int, epochs: int, limit: int) -> None:
+    """One run of the sweep's (optimizer, learning rate) with this seed; a diverged run is recorded, not fatal."""
     quiet = dataclasses.replace(ctx, log=lambda msg: None)  # one line per run below, not one per epoch
-    out = Sweep(opt, lr, [], [])
-    for seed in seeds:
-        tcfg = TrainConfig(dataset=cfg.dataset, model="mlp", model_args=cfg.model_args, epochs=epochs,
-                           batch_size=cfg.batch_size, optimizer=opt, lr=lr, momentum=cfg.momentum,
-                           weight_decay=cfg.adamw_weight_decay if opt == "adamw" else 0.0, schedule="constant",
-                           seed=seed, limit_train=limit, eval_batch_size=2000)
-        try:
-            r = train_curves(tcfg, quiet, f"{opt}-lr{lr:g}-seed{seed}", report=False)
-        except TrainingDiverged as e:
-            out.diverged.append(str(e))
-            ctx.log(f"[optimizers] {opt} lr {lr:g} seed {seed}: diverged")
-            continue
-        r.pop("model")
-        out.runs.append(r)
-        ctx.log(f"[optimizers] {opt} lr {lr:g} seed {seed}: best val {100 * max(r['val_acc']):.2f}%, test "
-                f"{100 * r['test']:.2f}% ({sum(r['epoch_seconds']):.1f} s)")
-    return out
+    opt, lr = sweep.optimizer, sweep.lr
+    tcfg = TrainConfig(dataset=cfg.dataset, model="mlp", model_args=cfg.model_args, epochs=epochs,
+                       batch_size=cfg.batch_size, optimizer=opt, lr=lr, momentum=cfg.momentum,
+                       weight_decay=cfg.adamw_weight_decay if opt == "adamw" else 0.0, schedule="constant",
+                       seed=seed, limit_train=limit, eval_batch_size=2000)
+    try:
+        r = train_curves(tcfg, quiet, f"{opt}-lr{lr:g}-seed{seed}", report=False)
+    except TrainingDiverged as e:
+        sweep.diverged.append(str(e))
+        ctx.log(f"[optimizers] {opt} lr {lr:g} seed {seed}: diverged")
+        return
+    r.pop("model")
+    sweep.runs.append(r)
+    ctx.log(f"[optimizers] {opt} lr {lr:g} seed {seed}: best val {100 * max(r['val_acc']):.2f}%, test "
+            f"{100 * r['test']:.2f}% ({sum(r['epoch_seconds']):.1f} s)")
 
 
 def conclusions(best: dict[str, Sweep], sweeps: dict[str, list[Sweep]], seeds: int) -> tuple[list[str], dict]:
@@ -159,7 +157,11 @@ def optimizers(cfg: OptimizersConfig, ctx: Context) -> dict:
     seeds = [cfg.seed + i for i in range(min(cfg.seeds, 2) if cfg.quick else cfg.seeds)]
     factors = sorted(cfg.lr_factors)
     lrs = {o: [float(f"{BASE_LR[o] * f:.6g}") for f in factors] for o in cfg.optimizers}  # 0.3, not 0.300...04
-    sweeps = {o: [sweep(cfg, ctx, o, lr, seeds, epochs, limit) for lr in lrs[o]] for o in cfg.optimizers}
+    sweeps = {o: [Sweep(o, lr, [], []) for lr in lrs[o]] for o in cfg.optimizers}
+    for seed in seeds:  # seed-major order: a busy spell of a shared machine slows every optimizer alike
+        for v in sweeps.values():
+            for one in v:
+                train_one(cfg, ctx, one, seed, epochs, limit)
     best = {o: max(v, key=Sweep.score) for o, v in sweeps.items()}
     dead = [o for o, b in best.items() if not b.runs]
     if dead:

@@ -75,16 +75,23 @@ def confusion(y_true: Any, y_pred: Any, k: int) -> Any:
 
 def evaluate_images(run: Run, model: Any, data: Any, device: Any, max_wrong: int = 16) -> dict[str, Any]:
     """Test accuracy, confusion matrix PNG and a grid of the most confidently misclassified test images."""
-    import numpy as np
     import torch
 
     from neuralab.data.loader import BatchLoader
-    from neuralab.report.plots import image_grid, plot_confusion
 
     model.eval().to(device)
     with torch.no_grad():
         probs = torch.cat([torch.softmax(model(xb).float(), 1).cpu() for xb, _ in
                            BatchLoader(data.test, 128, device=device, mean=data.mean, std=data.std)]).numpy()
+    return evaluate_probs(run, probs, data, max_wrong)
+
+
+def evaluate_probs(run: Run, probs: Any, data: Any, max_wrong: int = 16) -> dict[str, Any]:
+    """evaluate_images from test-set class probabilities (N, classes), whatever framework computed them."""
+    import numpy as np
+
+    from neuralab.report.plots import image_grid, plot_confusion
+
     pred, y = probs.argmax(1), data.test.y
     cm = confusion(y, pred, data.num_classes)
     run.save_figure(plot_confusion(cm, data.classes, "test confusion matrix"), "confusion")
