@@ -135,7 +135,7 @@ def conclusions(best: dict[str, Sweep], sweeps: dict[str, list[Sweep]], seeds: i
         edge = [o for o, v in sweeps.items() if len(v) > 1 and best[o].lr in (v[0].lr, v[-1].lr)]
         if edge:
             lines.append("The chosen learning rate sits at the edge of the sweep for " + ", ".join(edge) +
-                         ": their best may lie outside it (widen --lr-factors).")
+                         ": the best may lie outside it (widen --lr-factors).")
     diverged = [f"{s.optimizer} lr {s.lr:g} ({len(s.diverged)}/{seeds})" for v in sweeps.values() for s in v
                 if s.diverged]
     if diverged:
@@ -198,7 +198,9 @@ def optimizers(cfg: OptimizersConfig, ctx: Context) -> dict:
         f"Nesterov; AdamW weight decay {cfg.adamw_weight_decay}; seeds {seeds}; learning rates "
         f"{', '.join(f'{f:g}' for f in factors)} × each optimizer's usual one.{' Quick mode.' if cfg.quick else ''}",
         "## Result", table(["optimizer", "best lr", "best val accuracy %", "test accuracy %", "s / epoch"], rows),
-        "Accuracies are mean ± std over seeds; the test accuracy is measured at each run's best validation epoch.",
+        "Accuracies are mean ± std over seeds; the test accuracy is measured at each run's best validation epoch. "
+        "Seconds are this machine's training time (validation excluded), with whatever else it was running: the "
+        "runs go seed by seed through every optimizer, so a busy spell slows them alike.",
         "## What the numbers show", "\n".join(f"- {x}" for x in lines),
         "![training loss vs epoch](plots/train_loss_epoch.png) ![validation accuracy vs epoch]"
         "(plots/val_accuracy_epoch.png)",
