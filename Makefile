@@ -11,7 +11,7 @@ export NEURALAB_DATA ?= $(if $(wildcard $(SHARED)),$(SHARED),)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,tensorflow]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -10,7 +10,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "neuralab"
 FILES = sorted(SRC.rglob("*.py"))
 # Data flows one way: a package may not import from a package later in this list.
-ORDER = ["data", "scratch", "models", "train", "experiments", "report", "serve"]
+ORDER = ["data", "scratch", "models", "train", "frameworks", "experiments", "report", "serve"]
 ALLOWED_UP = {("train", "report"), ("experiments", "report")}  # the engine and experiments draw their plots
 
 
@@ -37,3 +37,10 @@ def test_data_package_does_not_load_torch():
     code = "import sys, neuralab.data as d; d.load_dataset('moons'); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_keras_is_imported_only_when_asked_for():
+    """`neuralab --help` lists every experiment; Keras (seconds to import) must wait for --framework keras."""
+    code = "import sys, neuralab.cli, neuralab.experiments; print('keras' in sys.modules, 'tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False False"

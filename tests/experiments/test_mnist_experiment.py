@@ -15,6 +15,9 @@ def test_mnist_mini_project_on_generated_idx_files(tmp_path, monkeypatch):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["reload_identical"] is True
     assert abs(summary["reloaded_accuracy"] - summary["test"]["accuracy"]) < 0.5 / 40  # same count of 40 correct
-    for f in ("samples.png", "classes.png", "confusion.png"):
-        assert (run / "plots" / f).is_file(), f
-    assert "fresh process" in (run / "report.md").read_text()
+    for f in ("plots/samples.png", "plots/classes.png", "runs/train/plots/confusion.png"):
+        assert (run / f).is_file(), f
+    report = (run / "report.md").read_text()
+    assert "fresh process" in report
+    for ref in ("runs/train/plots/curves.png", "runs/train/plots/confusion.png"):  # every linked image exists
+        assert f"]({ref})" in report and (run / ref).is_file(), ref

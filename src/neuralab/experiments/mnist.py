@@ -1,26 +1,30 @@
 """mnist (mini-project 1): a fully connected network (or a small CNN) on MNIST or Fashion-MNIST.
 
-Look at the data (sample grid, class histogram), train, evaluate (accuracy, per-class precision/recall through
-torchmetrics, confusion matrix, the most confidently wrong test images), then reload the saved model in a fresh
-Python process and check that it scores exactly the same.
+Look at the data (sample grid, class histogram), train, evaluate (accuracy, per-class precision/recall, confusion
+matrix, the most confidently wrong test images), then reload the saved model and check that it scores exactly the
+same. `--framework keras` trains the same MLP in Keras 3 (Sequential, `model.fit`, a `.keras` file) and
+`--framework both` trains it in PyTorch and Keras with the same data and budget, side by side.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from dataclasses import dataclass
+from typing import Any, Callable, Literal
 
 import numpy as np
 
-from neuralab.config import option
+from neuralab.config import option, to_dict
 from neuralab.errors import ConfigError
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
-from neuralab.experiments.shared import evaluate_images
+from neuralab.experiments.shared import evaluate_images, evaluate_probs
 from neuralab.report.markdown import table
 from neuralab.report.plots import image_grid, plt
 from neuralab.train import TrainConfig, train
+from neuralab.train.config import parse_model_args
 
 RECIPES = {"mlp": "hidden=1024,1024 dropout=0.2", "cnn": "depth=4 width=32 dropout=0.2"}
 
@@ -32,6 +36,23 @@ class MnistConfig(ExperimentConfig):
     epochs: int = option(8, "epochs")
     batch_size: int = option(128, "batch size")
     lr: float = option(1e-3, "peak learning rate (Adam, cosine)")
+    framework: Literal["torch", "keras", "both"] = option(
+        "torch", "torch (neuralab's engine), keras (the same MLP in Keras 3) or both, side by side")
+    keras_backend: Literal["torch", "tensorflow"] = option(
+        "torch", "Keras backend: torch, or tensorflow (pip install -e '.[tensorflow]')")
+
+
+@dataclass
+class Result:
+    """One framework's run, in the terms the side-by-side table needs."""
+
+    label: str  # e.g. "Keras 3.15.1 (tensorflow backend)"
+    folder: str  # its child run, relative to the experiment's run
+    summary: dict[str, Any]  # params, train_seconds, epochs_run, best_epoch, val, test
+    ev: dict[str, Any]  # evaluate_probs: accuracy, per-class precision/recall, confusion matrix
+    reload: str  # how the saved model was reloaded, and whether it scored the same
+    reload_identical: bool
+    reloaded_accuracy: float
 
 
 def class_histogram(y: np.ndarray, classes: list[str]) -> plt.Figure:
@@ -51,42 +72,143 @@ def fresh_process_accuracy(model_file: str) -> float:
     return float(json.loads(out.stdout)["accuracy"])
 
 
-@experiment("mnist", MnistConfig, "mini-project 1: MLP on MNIST / Fashion-MNIST, evaluated and reloaded",
-            needs=("mnist",), order=20, examples=["neuralab run mnist", "neuralab run mnist --dataset fashion-mnist",
-                                                  "neuralab run mnist --model cnn --epochs 12"])
-def mnist(cfg: MnistConfig, ctx: Context) -> dict:
+def limit(cfg: MnistConfig) -> int:
+    return 5000 if cfg.quick else 0
+
+
+def run_torch(cfg: MnistConfig, ctx: Context, data: Any) -> Result:
+    import torch
+
     from neuralab.device import pick_device
 
-    if cfg.model not in RECIPES:
-        raise ConfigError(f"--model must be one of {sorted(RECIPES)}. Received: {cfg.model!r}")
     tcfg = TrainConfig(dataset=cfg.dataset, model=cfg.model, model_args=RECIPES[cfg.model],
                        epochs=1 if cfg.quick else cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
-                       limit_train=5000 if cfg.quick else 0, eval_batch_size=1000)
+                       limit_train=limit(cfg), eval_batch_size=1000)
     run, summary, trainer = train(tcfg, ctx.settings, run=ctx.run.child("train"), log=ctx.log)
-    data = trainer.data
-    ctx.run.save_figure(image_grid(data.train.x[:32], [data.classes[c] for c in data.train.y[:32]], cols=8,
-                                   title=f"{cfg.dataset}: training samples"), "samples")
-    ctx.run.save_figure(class_histogram(data.train.y, data.classes), "classes")
-    ev = evaluate_images(ctx.run, trainer.eval_model, data, pick_device(ctx.settings.device))
+    ev = evaluate_images(run, trainer.eval_model, trainer.data, pick_device(ctx.settings.device))
     model_file = str(run.checkpoints / "model.safetensors")
     reloaded = fresh_process_accuracy(model_file)
     same = abs(reloaded - ev["accuracy"]) < 0.5 / len(data.test)  # torchmetrics reports float32: compare counts
-    rows = [[c, f"{100 * p:.1f}%", f"{100 * r:.1f}%"] for c, p, r in zip(data.classes, ev["precision"], ev["recall"])]
-    worst = int(np.argmin(ev["recall"]))
-    report = "\n\n".join([
-        f"# mnist ({cfg.dataset}, {cfg.model})",
+    return Result(f"PyTorch {torch.__version__.split('+')[0]}", "runs/train", summary, ev,
+                  f"Reloaded from `{model_file}` in a fresh process: {100 * reloaded:.2f}% — "
+                  + ("identical." if same else "DIFFERENT: the saved model does not reproduce."), same, reloaded)
+
+
+def run_keras(cfg: MnistConfig, ctx: Context, data: Any) -> Result:
+    from neuralab.frameworks import import_keras
+    from neuralab.report.plots import plot_curves
+
+    import_keras(cfg.keras_backend)
+    from neuralab.frameworks.keras_mlp import fit_mlp
+
+    run = ctx.run.child("keras", {"framework": "keras", "keras_backend": cfg.keras_backend, "config": to_dict(cfg)})
+    recipe = parse_model_args(RECIPES["mlp"])
+    s = fit_mlp(data, run, hidden=recipe["hidden"], dropout=recipe["dropout"], epochs=1 if cfg.quick else cfg.epochs,
+                batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, limit_train=limit(cfg), log=ctx.log)
+    ev = evaluate_probs(run, s.pop("probs"), data)
+    run.save_figure(plot_curves(run.metrics()), "curves")
+    same, reloaded = s["reload_identical"], s["reloaded_accuracy"]
+    return Result(f"Keras {s['keras_version']} ({s['backend']} backend)", "runs/keras", s, ev,
+                  f"Reloaded from `{s['model_file']}` with `keras.saving.load_model`: {100 * reloaded:.2f}% — "
+                  + ("identical predictions, bit for bit." if same else
+                     "DIFFERENT predictions: the saved model does not reproduce."), same, reloaded)
+
+
+FRAMEWORKS: dict[str, Callable[[MnistConfig, Context, Any], Result]] = {"torch": run_torch, "keras": run_keras}
+
+
+def check(cfg: MnistConfig, names: list[str]) -> None:
+    """Fail before any training when a requested framework cannot run this config."""
+    from neuralab.frameworks import keras_backend_missing
+
+    if cfg.model not in RECIPES:
+        raise ConfigError(f"--model must be one of {sorted(RECIPES)}. Received: {cfg.model!r}")
+    if "keras" in names:
+        if cfg.model != "mlp":
+            raise ConfigError(f"--framework {cfg.framework} builds the MLP in Keras; use --model mlp. "
+                              f"Received: --model {cfg.model}")
+        missing = keras_backend_missing(cfg.keras_backend)
+        if missing:
+            raise ConfigError(missing)
+
+
+def side_by_side(results: list[Result], n_test: int) -> list[str]:
+    """The comparison table and, for two frameworks, what it says in words (from the numbers)."""
+    rows = [[r.label, f"{r.summary['params']:,}", f"{r.summary['train_seconds']:.1f}",
+             f"{r.summary['train_seconds'] / max(1, r.summary['epochs_run']):.2f}",
+             f"{100 * r.summary['val']['accuracy']:.2f}% (epoch {r.summary['best_epoch']})",
+             f"{100 * r.ev['accuracy']:.2f}%", "identical" if r.reload_identical else "DIFFERENT"] for r in results]
+    out = [table(["framework", "parameters", "train seconds", "s / epoch", "best val accuracy", "test accuracy",
+                  "reloaded model"], rows),
+           "Train seconds: the whole training loop, validation after every epoch included."]
+    if len(results) == 2:
+        a, b = results
+        d = 100 * (b.ev["accuracy"] - a.ev["accuracy"])
+        p = (a.ev["accuracy"] + b.ev["accuracy"]) / 2
+        se = 100 * math.sqrt(p * (1 - p) / n_test)  # standard error of one test accuracy on n_test images
+        ratio = b.summary["train_seconds"] / max(a.summary["train_seconds"], 1e-9)
+        out.append(f"{b.label} reached {100 * b.ev['accuracy']:.2f}% test accuracy against {a.label}'s "
+                   f"{100 * a.ev['accuracy']:.2f}% ({d:+.2f} points) and trained in "
+                   f"{b.summary['train_seconds']:.1f} s against {a.summary['train_seconds']:.1f} s ({ratio:.2f}× the "
+                   f"time). " + (f"The accuracy gap is within two standard errors of a test accuracy on {n_test:,} "
+                                 f"images (±{2 * se:.2f} points): the frameworks agree, as they should for the same "
+                                 f"network and recipe." if abs(d) <= 2 * se else
+                                 f"The accuracy gap is more than two standard errors of a test accuracy on "
+                                 f"{n_test:,} images (±{2 * se:.2f} points): with one seed each, initialization "
+                                 f"and shuffling differ — try more epochs or another --seed before reading into it."))
+    return out
+
+
+@experiment("mnist", MnistConfig, "mini-project 1: MLP on MNIST / Fashion-MNIST, evaluated and reloaded; "
+            "PyTorch and Keras side by side", needs=("mnist",), order=20,
+            examples=["neuralab run mnist", "neuralab run mnist --dataset fashion-mnist",
+                      "neuralab run mnist --model cnn --epochs 12", "neuralab run mnist --framework keras",
+                      "neuralab run mnist --framework both --keras-backend tensorflow"])
+def mnist(cfg: MnistConfig, ctx: Context) -> dict:
+    from neuralab.data import load_dataset
+
+    names = ["torch", "keras"] if cfg.framework == "both" else [cfg.framework]
+    check(cfg, names)
+    data = load_dataset(cfg.dataset, ctx.settings)
+    results = [FRAMEWORKS[n](cfg, ctx, data) for n in names]
+    ctx.run.save_figure(image_grid(data.train.x[:32], [data.classes[c] for c in data.train.y[:32]], cols=8,
+                                   title=f"{cfg.dataset}: training samples"), "samples")
+    ctx.run.save_figure(class_histogram(data.train.y, data.classes), "classes")
+    first = results[0].summary
+    n_train = min(len(data.train), limit(cfg) or len(data.train))
+    header = ["class"] + [f"{r.label.split()[0]} {m}" for r in results for m in ("precision", "recall")]
+    rows = [[c] + [f"{100 * r.ev[m][i]:.1f}%" for r in results for m in ("precision", "recall")]
+            for i, c in enumerate(data.classes)]
+    parts = [
+        f"# mnist ({cfg.dataset}, {cfg.model}): {' vs '.join(r.label for r in results)}",
         f"Inputs normalized with the training set's mean {data.mean[0]:.4f} and std {data.std[0]:.4f}. "
-        f"{len(trainer.train_loader.x):,} training, {len(data.val):,} validation, {len(data.test):,} test images.",
+        f"{n_train:,} training, {len(data.val):,} validation, {len(data.test):,} test images.",
         "![samples](plots/samples.png)", "![class balance](plots/classes.png)",
-        f"{cfg.model} ({summary['params']:,} parameters, `{RECIPES[cfg.model]}`), {summary['epochs_run']} epochs in "
-        f"{summary['train_seconds']:.0f} s on {summary['device']}; model chosen on validation (epoch "
-        f"{summary['best_epoch']}).",
-        f"**Test accuracy {100 * ev['accuracy']:.2f}%.** Reloaded from `{model_file}` in a fresh process: "
-        f"{100 * reloaded:.2f}% — " + ("identical." if same else "DIFFERENT: the saved model does not reproduce."),
-        table(["class", "precision", "recall"], rows),
-        f"The hardest class is {data.classes[worst]} (recall {100 * ev['recall'][worst]:.1f}%).",
-        "![curves](train/plots/curves.png)", "![confusion matrix](plots/confusion.png)",
-        "![most confident mistakes](plots/mistakes.png)"])
-    ctx.run.write_report(report + "\n")
-    return {"test": {"accuracy": ev["accuracy"]}, "reloaded_accuracy": reloaded, "reload_identical": same,
-            "headline": f"{100 * ev['accuracy']:.2f}% test accuracy ({cfg.dataset}, {cfg.model})"}
+        f"{cfg.model} (`{RECIPES[cfg.model]}`), {first['epochs_run']} epochs of Adam (peak lr {cfg.lr}, cosine decay "
+        f"per step), batch {cfg.batch_size}, seed {cfg.seed}; each model chosen on validation, then tested once.",
+        "## Side by side" if len(results) > 1 else "## Result", *side_by_side(results, len(data.test))]
+    if "keras" in names:
+        parts.append("Keras initializes Dense layers with Glorot-uniform weights and zero biases, PyTorch's Linear "
+                     "with Kaiming-uniform weights and small random biases; the rest of the recipe is the same.")
+    parts.append(table(header, rows))
+    for r in results:
+        worst = int(np.argmin(r.ev["recall"]))
+        parts += [f"## {r.label}",
+                  f"**Test accuracy {100 * r.ev['accuracy']:.2f}%** ({r.summary['params']:,} parameters, "
+                  f"{r.summary['train_seconds']:.1f} s). {r.reload}",
+                  f"The hardest class is {data.classes[worst]} (recall {100 * r.ev['recall'][worst]:.1f}%).",
+                  f"![curves]({r.folder}/plots/curves.png)", f"![confusion matrix]({r.folder}/plots/confusion.png)",
+                  f"![most confident mistakes]({r.folder}/plots/mistakes.png)"]
+    ctx.run.write_report("\n\n".join(parts) + "\n")
+    main = results[0]
+    accs = " vs ".join(f"{r.label.split()[0] + ' ' if len(results) > 1 else ''}{100 * r.ev['accuracy']:.2f}%"
+                       for r in results)
+    keras_only = " in Keras" if names == ["keras"] else ""
+    return {"test": {"accuracy": main.ev["accuracy"]}, "reloaded_accuracy": main.reloaded_accuracy,
+            "reload_identical": all(r.reload_identical for r in results),
+            "frameworks": {n: {"label": r.label, "run": r.folder, "params": r.summary["params"],
+                               "train_seconds": r.summary["train_seconds"],
+                               "val_accuracy": r.summary["val"]["accuracy"], "test_accuracy": r.ev["accuracy"],
+                               "reload_identical": r.reload_identical, "reloaded_accuracy": r.reloaded_accuracy}
+                           for n, r in zip(names, results)},
+            "headline": f"{accs} test accuracy ({cfg.dataset}, {cfg.model}{keras_only})"}

@@ -75,16 +75,23 @@ def confusion(y_true: Any, y_pred: Any, k: int) -> Any:
 
 def evaluate_images(run: Run, model: Any, data: Any, device: Any, max_wrong: int = 16) -> dict[str, Any]:
     """Test accuracy, confusion matrix PNG and a grid of the most confidently misclassified test images."""
-    import numpy as np
     import torch
 
     from neuralab.data.loader import BatchLoader
-    from neuralab.report.plots import image_grid, plot_confusion
 
     model.eval().to(device)
     with torch.no_grad():
         probs = torch.cat([torch.softmax(model(xb).float(), 1).cpu() for xb, _ in
                            BatchLoader(data.test, 128, device=device, mean=data.mean, std=data.std)]).numpy()
+    return evaluate_probs(run, probs, data, max_wrong)
+
+
+def evaluate_probs(run: Run, probs: Any, data: Any, max_wrong: int = 16) -> dict[str, Any]:
+    """evaluate_images from test-set class probabilities (N, classes), whatever framework computed them."""
+    import numpy as np
+
+    from neuralab.report.plots import image_grid, plot_confusion
+
     pred, y = probs.argmax(1), data.test.y
     cm = confusion(y, pred, data.num_classes)
     run.save_figure(plot_confusion(cm, data.classes, "test confusion matrix"), "confusion")
@@ -100,24 +107,29 @@ def evaluate_images(run: Run, model: Any, data: Any, device: Any, max_wrong: int
             "precision": precision, "mistakes": int(len(np.flatnonzero(pred != y)))}
 
 
+def train_curves(tcfg: Any, ctx: Any, name: str, report: bool = True) -> dict[str, Any]:
+    """Train one TrainConfig as the child run `name`; its per-epoch curves, test accuracy and timing."""
+    from neuralab.train import train
+
+    run, summary, trainer = train(tcfg, ctx.settings, run=ctx.run.child(name), log=ctx.log, report=report)
+    tr, va = run.metrics("train"), run.metrics("val")
+    return {"test": summary["test"]["accuracy"], "params": summary["params"],
+            "train_acc": [r["metrics"]["accuracy"] for r in tr], "val_acc": [r["metrics"]["accuracy"] for r in va],
+            "train_loss": [r["loss"] for r in tr], "val_loss": [r["loss"] for r in va],
+            "epoch_seconds": [r["seconds"] for r in tr],
+            "sec_per_epoch": sum(r["seconds"] for r in tr) / max(1, len(tr)), "model": trainer.eval_model,
+            "input_shape": trainer.data.input_shape}
+
+
 def train_variants(variants: dict[str, Any], ctx: Any, seeds: int = 1) -> dict[str, list[dict[str, Any]]]:
     """Train every (name -> TrainConfig) variant for `seeds` seeds as child runs; per-epoch curves and finals."""
     import dataclasses
-
-    from neuralab.train import train
 
     out: dict[str, list[dict[str, Any]]] = {}
     for name, tcfg in variants.items():
         for s in range(seeds):
             cfg = dataclasses.replace(tcfg, seed=tcfg.seed + s)
-            run, summary, trainer = train(cfg, ctx.settings, run=ctx.run.child(f"{name}-seed{cfg.seed}"), log=ctx.log)
-            tr, va = run.metrics("train"), run.metrics("val")
-            out.setdefault(name, []).append({
-                "test": summary["test"]["accuracy"], "params": summary["params"],
-                "train_acc": [r["metrics"]["accuracy"] for r in tr], "val_acc": [r["metrics"]["accuracy"] for r in va],
-                "train_loss": [r["loss"] for r in tr], "val_loss": [r["loss"] for r in va],
-                "sec_per_epoch": sum(r["seconds"] for r in tr) / max(1, len(tr)), "model": trainer.eval_model,
-                "input_shape": trainer.data.input_shape})
+            out.setdefault(name, []).append(train_curves(cfg, ctx, f"{name}-seed{cfg.seed}"))
     return out
 
 

@@ -39,12 +39,15 @@ def plot_curves(rows: list[dict[str, Any]], title: str = "") -> plt.Figure:
     return fig
 
 
-def plot_compare(curves: dict[str, Sequence[float]], ylabel: str, title: str = "", x: Sequence[float] | None = None,
-                 xlabel: str = "epoch", bands: dict[str, Sequence[float]] | None = None) -> plt.Figure:
-    """Several named curves on one axis (variants of an experiment); optional ±std bands."""
+def plot_compare(curves: dict[str, Sequence[float]], ylabel: str, title: str = "",
+                 x: Sequence[float] | dict[str, Sequence[float]] | None = None, xlabel: str = "epoch",
+                 bands: dict[str, Sequence[float]] | None = None) -> plt.Figure:
+    """Several named curves on one axis (variants of an experiment); optional ±std bands. `x` is shared, or one
+    per curve (a dict by name) when the curves have their own x values (wall time, learning rates)."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, ys in curves.items():
-        xs = x if x is not None else np.arange(1, len(ys) + 1)
+        xs = x.get(name) if isinstance(x, dict) else x
+        xs = xs if xs is not None else np.arange(1, len(ys) + 1)
         ax.plot(xs, ys, label=name)
         if bands and name in bands:
             ys_, sd = np.asarray(ys, dtype=float), np.asarray(bands[name], dtype=float)

@@ -86,15 +86,25 @@ def _description(name: str) -> str:
         return ""
 
 
+def experiment_findings(run: Run) -> list[str]:
+    """The experiment's own conclusions when its summary has them (a comparison over dozens of child runs says
+    more in a few sentences than one line per child), else what each curve says."""
+    own = run.summary().get("findings")
+    if isinstance(own, list) and own:
+        return [str(f) for f in own]
+    findings = curve_findings(run.metrics())
+    for child in sorted(run.path.glob("runs/*/metrics.jsonl")):
+        findings += [f"{child.parent.name}: {f}" for f in curve_findings(Run(child.parent).metrics())[:1]]
+    return findings
+
+
 def render_page(page: Page, out: Path) -> Path:
     run, dest = page.run, out / page.slug
     dest.mkdir(parents=True, exist_ok=True)
     md = (run.path / "report.md").read_text() if (run.path / "report.md").exists() else ""
     _copy_assets(run, md, dest)
     body_md = re.sub(r"\A# .*\n", "", md)  # the page supplies its own title
-    findings = curve_findings(run.metrics())
-    for child in sorted(run.path.glob("runs/*/metrics.jsonl")):
-        findings += [f"{child.parent.name}: {f}" for f in curve_findings(Run(child.parent).metrics())[:1]]
+    findings = experiment_findings(run)
     cfg = json.dumps(run.config().get("config", {}), indent=2)
     rel = os.path.relpath(run.path, dest)
     parts = [f"<p><a href='../index.html'>&larr; all experiments</a></p><h1>{html.escape(page.experiment)}</h1>",

@@ -40,9 +40,13 @@ def progress_enabled() -> bool:
 
 class Trainer:
     def __init__(self, model: nn.Module, data: Dataset, cfg: TrainConfig, run: Run, device: torch.device,
-                 meta: dict[str, Any] | None = None, log: Callable[[str], None] = print, world: World = World()):
+                 meta: dict[str, Any] | None = None, log: Callable[[str], None] = print, world: World = World(),
+                 report: bool = True):
         self.model, self.data, self.cfg, self.run, self.device = model.to(device), data, cfg, run, device
         self.world = world
+        # report=False skips the per-run curves figure and report.md (about a second each on a small CPU):
+        # experiments that train dozens of short child runs draw their own comparison plots instead.
+        self.report = report
         self.log = log if world.is_main else (lambda msg: None)
         if data.is_image and device.type == "cuda":
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -289,16 +293,17 @@ class Trainer:
                    "epochs_run": self.epoch, "best_epoch": self.best_epoch, "stopped": stopped,
                    "train_seconds": seconds, "val": meta["metrics"], "test": {"loss": tloss, **tmetrics}}
         self.run.write_summary(summary)
-        from neuralab.report.plots import plot_curves
-        from neuralab.report.markdown import run_report
+        if self.report:
+            from neuralab.report.markdown import run_report
+            from neuralab.report.plots import plot_curves
 
-        self.run.save_figure(plot_curves(self.run.metrics()), "curves")
-        self.run.write_report(run_report(self.run, summary))
+            self.run.save_figure(plot_curves(self.run.metrics()), "curves")
+            self.run.write_report(run_report(self.run, summary))
         return summary
 
 
 def train(cfg: TrainConfig, settings: Any, run: Run | None = None, resume: bool = False,
-          log: Callable[[str], None] = print) -> tuple[Run, dict[str, Any], Trainer]:
+          log: Callable[[str], None] = print, report: bool = True) -> tuple[Run, dict[str, Any], Trainer]:
     """Load data, build the model, fit, evaluate: what `neuralab train` does, callable from experiments."""
     from neuralab.config import to_dict
     from neuralab.data import load_dataset
@@ -318,6 +323,6 @@ def train(cfg: TrainConfig, settings: Any, run: Run | None = None, resume: bool 
     if not resume and world.is_main:
         run.write_config({"command": "train", "config": to_dict(cfg), "data": data.describe(),
                           "world_size": world.size})
-    trainer = Trainer(model, data, cfg, run, device, log=log, world=world)
+    trainer = Trainer(model, data, cfg, run, device, log=log, world=world, report=report)
     summary = trainer.fit(resume=resume)
     return run, summary, trainer
