@@ -127,24 +127,40 @@ def cmd_run(ns: argparse.Namespace) -> int:
     return 0
 
 
-# -- predict (engine) ---------------------------------------------------------------------------------------
+# -- predict: a local run, or a running service with --url ------------------------------------------------------
 def cmd_predict(ns: argparse.Namespace) -> int:
+    if ns.model and not ns.url:
+        raise NeuralabError(f"--model {ns.model} names a served model; give the service with --url URL")
+    if ns.url:
+        return _predict_remote(ns)
     from neuralab.errors import CheckpointError
     from neuralab.train.checkpoint import load_model
     from neuralab.train.predict import open_image, top_k
 
-    ref: Any = ns.checkpoint
+    if len(ns.items) < 2:
+        raise NeuralabError(f"give a run or checkpoint and at least one image (or --url URL); received {ns.items}")
+    ref: Any = ns.items[0]
     if not Path(ref).exists():
         from neuralab.runs import find_run
 
         try:
-            ref = find_run(ns.checkpoint, _settings(ns).runs_dir).path
+            ref = find_run(ns.items[0], _settings(ns).runs_dir).path
         except NeuralabError:
-            raise CheckpointError(f"no checkpoint or run named {ns.checkpoint!r}") from None
+            raise CheckpointError(f"no checkpoint or run named {ns.items[0]!r}") from None
     model, meta = load_model(ref)
-    images = [open_image(p) for p in ns.images]
-    for path, preds in zip(ns.images, top_k(model, meta, images, ns.top_k)):
+    images = ns.items[1:]
+    for path, preds in zip(images, top_k(model, meta, [open_image(p) for p in images], ns.top_k)):
         print(f"{path}: " + "  ".join(f"{name} {p:.4f}" for name, p in preds))
+    return 0
+
+
+def _predict_remote(ns: argparse.Namespace) -> int:
+    from neuralab.serve.client import predict_remote
+
+    for r in predict_remote(ns.url, ns.model, ns.items, ns.top_k):
+        p = r["predictions"][0]
+        what = "  ".join(f"{t['class']} {t['probability']:.4f}" for t in p["top"]) if "top" in p else p
+        print(f"{r['image']}: {what}")
     return 0
 
 
@@ -214,7 +230,7 @@ def cmd_report(ns: argparse.Namespace) -> int:
     return 0
 
 
-# -- serve: export, serve, predict-url (issue 8) ----------------------------------------------------------------
+# -- serve: export, serve (issue 8) -----------------------------------------------------------------------------
 def cmd_export(ns: argparse.Namespace) -> int:
     from neuralab.serve.export import export
 
@@ -224,24 +240,21 @@ def cmd_export(ns: argparse.Namespace) -> int:
 
 def cmd_serve(ns: argparse.Namespace) -> int:
     from neuralab.serve.app import ServeConfig, serve
+    from neuralab.serve.preprocess import Limits
 
-    cfg = ServeConfig(backend=ns.backend, max_batch=ns.max_batch, max_wait_ms=ns.max_wait_ms, queue=ns.queue,
-                      batching=not ns.no_batching)
+    if ns.max_upload_mb <= 0 or ns.max_pixels <= 0:
+        raise NeuralabError(f"upload limits must be positive; received --max-upload-mb {ns.max_upload_mb}, "
+                            f"--max-pixels {ns.max_pixels}")
+    limits = Limits(max_bytes=int(ns.max_upload_mb * 1024 * 1024), max_pixels=ns.max_pixels)
+    cfg = ServeConfig(backend=ns.backend, threads=ns.threads, max_batch=ns.max_batch, max_wait_ms=ns.max_wait_ms,
+                      queue=ns.queue, batching=not ns.no_batching, limits=limits)
     serve(ns.models, ns.host, ns.port, cfg)
     return 0
 
 
-def cmd_predict_url(ns: argparse.Namespace) -> int:
-    from neuralab.serve.client import predict_remote
-
-    for r in predict_remote(ns.url, ns.model, ns.images, ns.top_k):
-        p = r["predictions"][0]
-        best = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in p["top"]) if "top" in p else p
-        print(f"{r['image']}: {best}")
-    return 0
-
-
 def add_serve_commands(top: Any) -> None:
+    from neuralab.serve.preprocess import Limits
+
     p = _sub(top, "export", "export a run's model to ONNX or TorchScript (checked against PyTorch)",
              ["neuralab export runs/20260101-120000-digits-mlp --format onnx"], common=False)
     p.add_argument("run", help="run directory or model .safetensors file")
@@ -249,24 +262,27 @@ def add_serve_commands(top: Any) -> None:
     p.add_argument("--out", help="output folder (default: RUN/export)")
     p.set_defaults(func=cmd_export)
     p = _sub(top, "serve", "serve models over HTTP (FastAPI): /v1/models, /docs and a web page at /",
-             ["neuralab serve runs/20260101-120000-digits-mlp", "neuralab serve RUN_A RUN_B --backend onnxruntime"],
+             ["neuralab serve runs/20260101-120000-digits-mlp          # served as digits-mlp",
+              "neuralab serve RUN_A RUN_B --backend onnxruntime",
+              "neuralab serve small=runs/X big=runs/Y/export --max-upload-mb 2 --max-pixels 4000000"],
              common=False)
-    p.add_argument("models", nargs="+", help="run directories or export folders (read at start-up only)")
+    p.add_argument("models", nargs="+", metavar="[NAME=]MODEL",
+                   help="run directories, checkpoints or export folders (read at start-up only); served under "
+                        "the run's name without its time stamp, or NAME")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")
+    p.add_argument("--threads", type=int, default=0,
+                   help="inference threads (default 0: every core but one, which is left to HTTP and decoding)")
     p.add_argument("--max-batch", type=int, default=32)
     p.add_argument("--max-wait-ms", type=float, default=5.0)
-    p.add_argument("--queue", type=int, default=256)
-    p.add_argument("--no-batching", action="store_true")
+    p.add_argument("--queue", type=int, default=256, help="waiting requests before the service answers 503")
+    p.add_argument("--no-batching", action="store_true", help="run each request on its own (batch 1)")
+    p.add_argument("--max-upload-mb", type=float, default=Limits.max_bytes / 2**20,
+                   help="largest image upload in MiB; larger answers 413 (default %(default)g)")
+    p.add_argument("--max-pixels", type=int, default=Limits.max_pixels,
+                   help="largest decoded image, width x height; larger answers 413 (default %(default)d)")
     p.set_defaults(func=cmd_serve)
-    p = _sub(top, "predict-url", "predict images with a running `neuralab serve`",
-             ["neuralab predict-url --url http://127.0.0.1:8000 --model digits-mlp a.png"], common=False)
-    p.add_argument("--url", required=True)
-    p.add_argument("--model", required=True)
-    p.add_argument("--top-k", type=int, default=3)
-    p.add_argument("images", nargs="+")
-    p.set_defaults(func=cmd_predict_url)
 
 
 # -- parser -------------------------------------------------------------------------------------------------
@@ -317,12 +333,21 @@ def build_parser() -> argparse.ArgumentParser:
         add_arguments(p, exp.config)
         p.set_defaults(func=cmd_run)
 
-    # -- predict (engine) --
-    p = _sub(top, "predict", "top-k classes of image files from a trained run or checkpoint",
-             ["neuralab predict mnist-mlp digit.png", "neuralab predict runs/X/checkpoints/model.safetensors a.png b.jpg --top-k 5"])
-    p.add_argument("checkpoint", metavar="RUN_OR_CKPT", help="run directory or name, or a .safetensors file")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files of any size and mode")
+    # -- predict: local or --url --
+    p = _sub(top, "predict", "top-k classes of image files, from a trained run or from a running `neuralab serve`",
+             ["neuralab predict mnist-mlp digit.png",
+              "neuralab predict runs/X/checkpoints/model.safetensors a.png b.jpg --top-k 5",
+              "neuralab predict --url http://127.0.0.1:8000 a.png                    # the service's only model",
+              "neuralab predict --url http://127.0.0.1:8000 --model digits-mlp a.png b.png"])
+    p.usage = ("neuralab predict [options] RUN_OR_CKPT IMAGE [IMAGE ...]\n"
+               "       neuralab predict [options] --url URL [--model NAME] IMAGE [IMAGE ...]")
+    p.add_argument("items", nargs="+", metavar="RUN_OR_CKPT IMAGE",
+                   help="a run directory or name, or a .safetensors file, then image files of any size and mode; "
+                        "with --url, image files only")
     p.add_argument("--top-k", type=int, default=3, help="how many classes to print per image")
+    g = p.add_argument_group("a running service (neuralab serve)")
+    g.add_argument("--url", help="the service's address, e.g. http://127.0.0.1:8000")
+    g.add_argument("--model", help="the served model's name (default: the service's only model)")
     p.set_defaults(func=cmd_predict)
 
     runs = top.add_parser("runs", help="list and inspect run directories", description="list and inspect runs")

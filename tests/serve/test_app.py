@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import shutil
+import tempfile
+import threading
 import time
 
 import numpy as np
@@ -12,6 +15,7 @@ from PIL import Image
 
 from neuralab.errors import NeuralabError
 from neuralab.serve.app import ServeConfig, Served, create_app, load_models
+from neuralab.serve.backends import Backend, load, model_name
 from neuralab.serve.batching import MicroBatcher
 from neuralab.serve.preprocess import Limits, Preprocess
 from tests.serve.conftest import png
@@ -66,6 +70,7 @@ def test_features_prediction(client):
     (png((64, 64), "RGB")[:200], 400, "truncated"),
     (png((200, 200), "RGB") + b"\0" * 60_000, 413, "bytes"),
     (b"", 400, "empty"),
+    (png((200, 200), "RGB") + b"\0" * 200_000, 413, "upload is"),  # refused from Content-Length, unread
 ])
 def test_bad_images_are_4xx_and_service_continues(client, data, status, words):
     name = _digits(client)
@@ -98,9 +103,73 @@ def test_unknown_model_lists_known(client):
     assert r.status_code == 404 and set(r.json()["known"]) == {_digits(client), _moons(client)}
 
 
-def test_name_collision_is_a_clear_error(runs):
-    with pytest.raises(NeuralabError, match="two models"):
+def test_served_names(runs, tmp_path):
+    assert {n for n in load_models([runs["digits"], runs["moons"]], ServeConfig())} == {"digits-mlp", "moons-mlp"}
+    assert model_name(runs["digits"] / "checkpoints" / "model.safetensors") == "digits-mlp"
+    assert list(load_models([f"small={runs['digits']}"], ServeConfig())) == ["small"]
+    odd = tmp_path / "a=b"  # an existing path with '=' in it is a path, not NAME=PATH ...
+    shutil.copytree(runs["moons"], odd)
+    with pytest.raises(NeuralabError, match="model name 'a=b'.*NAME=PATH"):  # ... whose name is no URL segment
+        load_models([odd], ServeConfig())
+    assert list(load_models([f"ok={odd}"], ServeConfig())) == ["ok"]
+
+
+def test_name_collision_and_bad_names_are_clear_errors(runs):
+    with pytest.raises(NeuralabError, match="two models would be served as 'digits-mlp'.*NAME=PATH"):
         load_models([runs["digits"], runs["digits"]], ServeConfig())
+    with pytest.raises(NeuralabError, match="two models would be served as 'x'"):
+        load_models([f"x={runs['digits']}", f"x={runs['moons']}"], ServeConfig())
+    with pytest.raises(NeuralabError, match="model name 'a b'"):
+        load_models([f"a b={runs['digits']}"], ServeConfig())
+
+
+def test_inference_is_single_flight():
+    """Two models of one service never run at once: each inference has the configured threads to itself."""
+    lock, active, most = threading.Lock(), [0], [0]
+
+    class Slow(Backend):
+        def run(self, x):
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+            time.sleep(0.02)
+            active[0] -= 1
+            return x
+
+    a, b = Slow(1, lock), Slow(1, lock)
+    threads = [threading.Thread(target=f, args=(np.zeros((1, 1)),)) for f in (a, b) * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1
+
+
+def test_onnx_session_options(runs, tmp_path, monkeypatch):
+    """Intra-op threads as configured, no spin-waiting, all graph optimizations; the temporary export is deleted."""
+    import onnxruntime as ort
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    backend, _ = load(runs["digits"], "onnxruntime", threads=1)
+    opts = backend.session.get_session_options()
+    assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert opts.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert list(tmp_path.iterdir()) == []
+    assert backend(np.zeros((2, 1, 8, 8), np.float32)).shape == (2, 10)
+
+
+def test_serve_cli_limits(monkeypatch, runs):
+    from neuralab import cli
+
+    seen = {}
+    monkeypatch.setattr("neuralab.serve.app.serve", lambda refs, host, port, cfg: seen.update(cfg=cfg, refs=refs))
+    assert cli.main(["serve", str(runs["digits"]), "--max-upload-mb", "2", "--max-pixels", "4000000",
+                     "--threads", "1"]) == 0
+    assert seen["cfg"].limits == Limits(max_bytes=2 * 1024 * 1024, max_pixels=4_000_000)
+    assert seen["cfg"].threads == 1
+    assert cli.main(["serve", str(runs["digits"])]) == 0
+    assert seen["cfg"].limits == Limits()  # defaults: 10 MiB, 40 Mpx
+    assert cli.main(["serve", str(runs["digits"]), "--max-pixels", "0"]) == 2
 
 
 def test_full_queue_answers_503_with_retry_after(runs):

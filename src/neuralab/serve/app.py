@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -20,6 +23,7 @@ from neuralab.serve.handlers import HANDLERS
 from neuralab.serve.preprocess import InputError, Limits, Preprocess
 
 STATIC = Path(__file__).parent / "static"
+MULTIPART_SLACK = 64 * 1024  # room for the multipart headers and boundaries around an upload
 
 
 @dataclass
@@ -29,6 +33,7 @@ class Served:
     pre: Preprocess
     batcher: MicroBatcher
     backend: str
+    ref: str = ""
 
     def info(self) -> dict[str, Any]:
         m = self.meta
@@ -39,6 +44,7 @@ class Served:
 @dataclass
 class ServeConfig:
     backend: str = "torch"
+    threads: int = 0  # inference threads; 0: every core but one (backends.default_threads)
     max_batch: int = 32
     max_wait_ms: float = 5.0
     queue: int = 256
@@ -46,27 +52,35 @@ class ServeConfig:
     limits: Limits = field(default_factory=Limits)
 
 
-def model_name(ref: str | Path) -> str:
-    p = Path(ref).resolve()
-    if p.suffix == ".safetensors":
-        p = p.parent.parent if p.parent.name == "checkpoints" else p.parent
-    if p.name == "export" or (p / backends.SIDECAR).is_file() and p.name in ("onnx", "torchscript"):
-        p = p.parent
-    return p.name
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a served name is one URL path segment
+
+
+def split_ref(ref: str | Path) -> tuple[str, str | Path]:
+    """`NAME=PATH` -> (NAME, PATH); a bare PATH is named by `backends.model_name`."""
+    text = str(ref)
+    name, sep, path = text.partition("=")
+    if sep and name and "/" not in name and not Path(text).exists():
+        return name, path
+    return backends.model_name(ref), ref
 
 
 def load_models(refs: list[str | Path], cfg: ServeConfig) -> dict[str, Served]:
     served: dict[str, Served] = {}
-    for ref in refs:
-        name = model_name(ref)
+    lock = threading.Lock()  # one inference at a time in this service, whichever model it is for
+    for item in refs:
+        name, ref = split_ref(item)
+        if not NAME.fullmatch(name):
+            raise NeuralabError(f"model name {name!r} ({item}) must be letters, digits, '.', '_' or '-'; "
+                                "name it with NAME=PATH")
         if name in served:
-            raise NeuralabError(f"two models would be served as {name!r} ({ref}); give each its own folder name")
-        backend, meta = backends.load(ref, cfg.backend)
+            raise NeuralabError(f"two models would be served as {name!r} ({served[name].ref} and {ref}); "
+                                f"name them with NAME=PATH, e.g. {name}-2={ref}")
+        backend, meta = backends.load(ref, cfg.backend, cfg.threads, lock)
         if meta.get("task") not in HANDLERS:
             raise NeuralabError(f"{ref}: no handler for task {meta.get('task')!r}; known: {sorted(HANDLERS)}")
         served[name] = Served(name, meta, Preprocess.from_meta(meta),
                               MicroBatcher(backend, cfg.max_batch, cfg.max_wait_ms, cfg.queue, cfg.batching),
-                              backend.name)
+                              backend.name, str(ref))
     return served
 
 
@@ -81,6 +95,10 @@ def create_app(refs: list[str | Path], cfg: ServeConfig | None = None,
     models = served if served is not None else load_models(list(refs), cfg)
     app = FastAPI(title="neuralab serve", description="Predictions from neuralab models.")
     app.state.models = models
+    # Image decoding runs on threads (PIL releases the GIL), never on the event loop, one per core that the
+    # inference threads leave free.
+    threads = cfg.threads or backends.default_threads()
+    decoders = anyio.CapacityLimiter(max(1, backends.cpu_count() - threads))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -102,7 +120,7 @@ def create_app(refs: list[str | Path], cfg: ServeConfig | None = None,
         if m is None:
             return _error(404, f"unknown model {name!r}", known=sorted(models))
         try:
-            x = await _read_input(request, m.pre, cfg.limits)
+            x = await _read_input(request, m.pre, cfg.limits, decoders)
             out = await m.batcher(x)
         except InputError as e:
             return _error(e.status, str(e))
@@ -120,15 +138,19 @@ def create_app(refs: list[str | Path], cfg: ServeConfig | None = None,
     return app
 
 
-async def _read_input(request: Request, pre: Preprocess, limits: Limits) -> np.ndarray:
+async def _read_input(request: Request, pre: Preprocess, limits: Limits, decoders: anyio.CapacityLimiter
+                      ) -> np.ndarray:
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
+        size = request.headers.get("content-length", "")
+        if size.isdigit() and int(size) > limits.max_bytes + MULTIPART_SLACK:  # refused before it is read
+            raise InputError(f"upload is {size} bytes, larger than the limit of {limits.max_bytes}", 413)
         form = await request.form()
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise InputError("multipart request has no file field named 'file'")
         data = await upload.read(limits.max_bytes + 1)
-        return pre.image(data, limits)[None]
+        return (await anyio.to_thread.run_sync(pre.image, data, limits, limiter=decoders))[None]
     if ctype.startswith("application/json"):
         body = await request.body()
         try:

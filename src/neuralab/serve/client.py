@@ -44,7 +44,18 @@ class Client:
                           "application/json")
 
 
-def predict_remote(url: str, model: str, images: Sequence[str | Path], top_k: int = 5) -> list[dict[str, Any]]:
-    """One answer per image from a running service (the `--url` path of `neuralab predict`)."""
+def predict_remote(url: str, model: str | None, images: Sequence[str | Path], top_k: int = 5
+                   ) -> list[dict[str, Any]]:
+    """One answer per image from a running service (`neuralab predict --url`); `model=None` picks the service's
+    only model."""
     client = Client(url)
+    if model is None:
+        names = [m["name"] for m in client.models()]
+        if len(names) != 1:
+            raise NeuralabError(f"{url} serves {len(names)} models ({', '.join(names) or 'none'}); "
+                                "choose one with --model NAME")
+        model = names[0]
+    for p in images:
+        if not Path(p).is_file():
+            raise NeuralabError(f"image {p} does not exist")
     return [{"image": str(p), **client.predict(model, p, top_k)} for p in images]

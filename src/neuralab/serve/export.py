@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from neuralab.errors import NeuralabError
+from neuralab.serve.backends import model_name
 from neuralab.train.checkpoint import load_model
 
 SIDECAR_KEYS = ("model", "task", "classes", "input_shape", "num_outputs", "mean", "std", "input_scale", "metrics")
@@ -68,11 +69,7 @@ def export(run: str | Path, fmt: str, out: str | Path | None = None) -> Path:
     folder = Path(out) if out else Path(run) / "export"
     filename, fn = FORMATS[fmt]
     fn(model, meta, folder / filename)
-    sidecar = {k: meta.get(k) for k in SIDECAR_KEYS} | {"format": fmt, "name": _name(run)}
+    sidecar = {k: meta.get(k) for k in SIDECAR_KEYS} | {"format": fmt, "name": model_name(run)}
     (folder / "serve.json").write_text(json.dumps(sidecar, indent=2))
     return folder
 
-
-def _name(run: str | Path) -> str:
-    p = Path(run).resolve()
-    return p.parent.parent.name if p.suffix == ".safetensors" else p.name
