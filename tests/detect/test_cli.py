@@ -92,6 +92,16 @@ def test_train_detector_one_epoch_then_detect_with_the_run(tmp_path, capsys):
     assert {d["label"] for d in records[0]["detections"]} <= {"circle", "square", "triangle"}
 
 
+def test_train_detector_time_budget_ends_training_and_still_tests(tmp_path):
+    runs = tmp_path / "runs"
+    args = ["train-detector", "--dataset", "shapes-det", "--n-samples", "16", "--image-size", "48", "--epochs", "50",
+            "--batch-size", "4", "--time-budget-min", "0.02", "--runs-dir", str(runs)]
+    assert main(args) == 0
+    summary = json.loads((next(runs.iterdir()) / "summary.json").read_text())
+    assert summary["stopped_by"] == "time budget" and summary["epochs"] < 50
+    assert 0 <= summary["test"]["map50"] <= 1 and summary["wall_minutes"] > 0 and summary["cpu_minutes"] > 0
+
+
 def test_eval_detector_on_a_tiny_coco_folder(tmp_path, capsys):
     """A 91-class (COCO label space) file stands in for the COCO weights this machine cannot download."""
     from neuralab.models.detectors import build_detector

@@ -96,6 +96,16 @@ def test_generated_datasets_are_registered_and_split():
     assert len(d.train) + len(d.val) + len(d.test) == 20
 
 
+def test_more_training_images_leave_validation_and_test_as_they_are():
+    d = load_dataset("shapes-det", n_samples=20, image_size=32)
+    big = load_dataset("shapes-det", n_samples=20, image_size=32, n_train=40)
+    assert len(big.train) == 40 and "40 training" in big.source
+    np.testing.assert_array_equal(big.train.images[:len(d.train)], d.train.images)  # the default split is a prefix
+    for a, b in ((d.val, big.val), (d.test, big.test)):
+        np.testing.assert_array_equal(a.images, b.images)
+        assert all(np.array_equal(x, y) for x, y in zip(a.boxes, b.boxes))
+
+
 # -- box-safe augmentation ----------------------------------------------------------------------------------
 def _object_box(image: torch.Tensor) -> list[float]:
     ys, xs = torch.nonzero(image[0] > 0.5, as_tuple=True)

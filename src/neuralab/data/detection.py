@@ -350,14 +350,18 @@ def generate(kind: str, n: int, size: int, seed: int, max_objects: int = 3,
 
 
 def _generated(kind: str, opts: DataOptions, default_n: int) -> DetDataset:
+    """Three splits from three seeds. `n_train` makes a larger (or smaller) training split without touching the
+    validation and test splits; each split's images are a prefix of a longer one, as the generator is sequential."""
     n = opts.n_samples or default_n
     size = opts.image_size or 128
     n_val = max(1, round(n * opts.val_fraction))
+    n_train = opts.n_train or n - 2 * n_val
     seed = 1000 * opts.split_seed
-    train, classes = generate(kind, n - 2 * n_val, size, seed)
+    train, classes = generate(kind, n_train, size, seed)
     val, _ = generate(kind, n_val, size, seed + 1)
     test, _ = generate(kind, n_val, size, seed + 2)
-    return DetDataset(f"{kind}-det", train, val, test, classes, f"generated ({n} images, {size}x{size})")
+    return DetDataset(f"{kind}-det", train, val, test, classes,
+                      f"generated ({n_train} training, {n_val} validation, {n_val} test images, {size}x{size})")
 
 
 @register("shapes-det", "detection: coloured circles/squares/triangles on noise, exact boxes", kind="generated")

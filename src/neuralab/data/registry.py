@@ -27,6 +27,7 @@ class DataOptions:
     download: bool = True
     arg: str | None = None  # the part after ':' in `imagefolder:PATH`
     n_samples: int | None = None  # generated datasets: points in all splits together
+    n_train: int | None = None  # generated detection datasets: training images (validation and test unchanged)
     noise: float | None = None
     classes: list[str] | None = None  # keep only these classes (image folders)
     image_size: int | None = None  # resize (shorter side) + centre crop to a square of this size

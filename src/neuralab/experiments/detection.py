@@ -2,7 +2,9 @@
 
 Everything is generated (coloured circles, squares and triangles on noise, exact boxes), so the experiment runs
 offline. The MobileNetV3 trunk starts from random weights unless `--weights-backbone imagenet` finds ImageNet
-weights. The nested run (`runs/train/`) is a whole train-detector run: `neuralab detect --model` takes it as is.
+weights. The defaults are the 20-minute recipe (`SHAPES_DET_RECIPE`): 96x96, 10000 fresh training images, and a
+time budget that ends training on time on a slow or shared machine. The nested run (`runs/train/`) is a whole
+train-detector run: `neuralab detect --model` takes it as is.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from dataclasses import dataclass
 from neuralab.config import option
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
 from neuralab.report.markdown import table
-from neuralab.train.detection import DetectTrainConfig, train_detector
+from neuralab.train.detection import SHAPES_DET_RECIPE as R
+from neuralab.train.detection import DetectTrainConfig, generated, train_detector
 
 
 @dataclass
@@ -20,10 +23,12 @@ class DetectionConfig(ExperimentConfig):
     dataset: str = option("shapes-det", "shapes-det, digits-det, coco:PATH or voc:PATH")
     model: str = option("ssdlite320_mobilenet_v3_large", "detector name")
     weights_backbone: str = option("none", "MobileNetV3 trunk: 'imagenet' or 'none'")
-    epochs: int = option(16, "training epochs (quick: 1)")
-    image_size: int = option(96, "square image size (quick: 64)")
-    n_samples: int = option(400, "generated images in all splits (quick: 24)")
-    lr: float = option(4e-3, "peak learning rate")
+    epochs: int = option(R["epochs"], "training epochs, at most (quick: 1)")
+    image_size: int = option(R["image_size"], "square image size (quick: 64)")
+    n_samples: int = option(R["n_samples"], "generated images: a tenth each for validation and test (quick: 24)")
+    train_images: int = option(R["train_images"], "fresh generated training images (quick: the split's own)")
+    time_budget_min: float = option(R["time_budget_min"], "minutes of training, validation included (quick: none)")
+    lr: float = option(R["lr"], "peak learning rate")
 
 
 @experiment("detection", DetectionConfig, "fine-tune SSDLite/MobileNetV3 on generated shapes, box mAP",
@@ -33,18 +38,22 @@ def detection(cfg: DetectionConfig, ctx: Context) -> dict:
     tcfg = DetectTrainConfig(dataset=cfg.dataset, model=cfg.model, weights_backbone=cfg.weights_backbone,
                              epochs=1 if cfg.quick else cfg.epochs, image_size=64 if cfg.quick else cfg.image_size,
                              n_samples=24 if cfg.quick else cfg.n_samples, lr=cfg.lr,
-                             batch_size=8 if cfg.quick else 16, min_scale=0.75, seed=cfg.seed)
+                             train_images=0 if cfg.quick or not generated(cfg.dataset) else cfg.train_images,
+                             time_budget_min=0 if cfg.quick else cfg.time_budget_min,
+                             batch_size=8 if cfg.quick else R["batch_size"], min_scale=R["min_scale"], seed=cfg.seed)
     run, summary, _ = train_detector(tcfg, ctx.settings, run=ctx.run.child("train"), log=ctx.log)
     t = summary["test"]
-    rows = [[tcfg.model, tcfg.weights_backbone, tcfg.image_size, tcfg.epochs, f"{t['map50']:.3f}", f"{t['map']:.3f}",
-             f"{summary['train_seconds']:.0f}", f"{summary['train_images_per_s']:.1f}"]]
+    rows = [[tcfg.model, tcfg.weights_backbone, tcfg.image_size, summary["images"]["train"], summary["epochs"],
+             f"{t['map50']:.3f}", f"{t['map']:.3f}", f"{summary['train_seconds']:.0f}",
+             f"{summary['train_images_per_s']:.1f}", f"{summary['wall_minutes']:.1f}"]]
     ctx.run.write_report("\n\n".join([
         "# detection", f"{tcfg.model} fine-tuned on {cfg.dataset}{' (quick mode)' if cfg.quick else ''}.",
-        table(["model", "trunk weights", "image size", "epochs", "test mAP@0.5", "test mAP", "train s", "train img/s"],
-              rows),
+        table(["model", "trunk weights", "image size", "train images", "epochs", "test mAP@0.5", "test mAP", "train s",
+               "train img/s", "wall min"], rows),
         "![predictions vs ground truth](runs/train/plots/predictions.png)",
         "![validation mAP](runs/train/plots/map.png)",
         "The detector is `runs/train/checkpoints/model.safetensors` (`neuralab detect --model runs/train`).",
     ]) + "\n")
-    return {"test": t, "train": {k: summary[k] for k in ("train_seconds", "train_images_per_s", "infer_images_per_s")},
+    keys = ("train_seconds", "train_images_per_s", "infer_images_per_s", "wall_minutes", "cpu_minutes", "stopped_by")
+    return {"test": t, "train": {k: summary[k] for k in keys},
             "headline": summary["headline"]}
