@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from neuralab.errors import ConfigError
+from neuralab.models.dropout import FastDropout
 from neuralab.models.registry import register_model
 
 
@@ -51,6 +52,6 @@ def cnn(input_shape: tuple[int, ...], num_outputs: int, *, depth: int = 4, width
             cin = cout
         layers.append(nn.MaxPool2d(2) if pool == "max" else nn.AvgPool2d(2))
         if dropout:
-            layers.append(nn.Dropout(dropout))
+            layers.append(FastDropout(dropout))
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, num_outputs)]
     return nn.Sequential(*layers)

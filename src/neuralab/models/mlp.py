@@ -7,6 +7,7 @@ import math
 from torch import nn
 
 from neuralab.errors import ConfigError
+from neuralab.models.dropout import FastDropout
 from neuralab.models.registry import register_model
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
@@ -33,7 +34,7 @@ def mlp(input_shape: tuple[int, ...], num_outputs: int, *, hidden: list[int] | t
             layers.append(nn.BatchNorm1d(h))
         layers.append(activation(activation_name))
         if dropout:
-            layers.append(nn.Dropout(dropout))
+            layers.append(FastDropout(dropout))
         width = h
     layers.append(nn.Linear(width, num_outputs))
     return nn.Sequential(*layers)
