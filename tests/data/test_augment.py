@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from neuralab.data import augment
+from neuralab.errors import ConfigError
 
 
 def batch(n=16, c=3, h=8, w=8):
@@ -67,3 +68,22 @@ def test_augment_is_batched_not_per_sample():
         return len(p.events())
 
     assert count(64) == count(4)
+
+
+def test_spec_sets_an_augmentations_number():
+    """`crop=2` translates by at most 2 px (digits), the bare name keeps its default of 4 (CIFAR)."""
+    x = torch.zeros(256, 1, 12, 12)
+    x[:, :, 5:7, 5:7] = 1.0  # a 2x2 square in the middle
+    def shifts(spec):
+        out = augment.build(spec)(x, g())
+        ys, xs = torch.nonzero(out[:, 0] > 0.5, as_tuple=True)[1:]
+        return (ys - 5).abs().max().item(), (xs - 5).abs().max().item()
+
+    assert max(shifts("crop=2")) <= 3 and max(shifts("crop")) >= 4  # a 2x2 square: offsets 0..1 plus the shift
+
+
+def test_bad_spec_values_say_what_is_expected():
+    with pytest.raises(ConfigError, match=r"crop takes a number, e.g. crop=2. Received: 'crop=x'"):
+        augment.build("crop=x")
+    with pytest.raises(ConfigError, match="flip takes no value"):
+        augment.build("flip=1")

@@ -48,7 +48,7 @@ class TrainConfig:
     grad_clip: float = option(0.0, "clip the gradient norm to this value (0 = off)")
     ema: float = option(0.0, "keep an exponential moving average of the weights with this decay (0 = off)")
     early_stop: int = option(0, "stop after this many epochs without validation improvement (0 = off)")
-    augment: str = option("none", "batch augmentations, e.g. flip,crop (images only)")
+    augment: str = option("none", "batch augmentations, e.g. flip,crop or crop=2 (pixels), rotate=10 (images only)")
     seed: int = option(0, "random seed: the same seed and config repeat a CPU run bit for bit")
     eval_batch_size: int = option(1024, "batch size for evaluation")
     limit_train: int = option(0, "use only the first N training examples (0 = all), for quick runs")
