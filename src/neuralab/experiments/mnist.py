@@ -12,7 +12,7 @@ import json
 import math
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Literal
 
 import numpy as np
@@ -26,16 +26,52 @@ from neuralab.report.plots import image_grid, plt
 from neuralab.train import TrainConfig, train
 from neuralab.train.config import parse_model_args
 
-RECIPES = {"mlp": "hidden=1024,1024 dropout=0.2", "cnn": "depth=4 width=32 dropout=0.2"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What `--model` trains by default; each of --model-args, --epochs, --batch-size, --lr, --augment overrides
+    its part."""
+
+    model_args: str
+    epochs: int
+    batch_size: int
+    lr: float
+    augment: str = "none"
+
+
+# By model, for any 28x28 grey dataset. mlp: Keras' MNIST MLP (784-512-512-10, dropout 0.2) with Adam at batch 512
+# and a cosine decay from 3e-3: batch 512 keeps a CPU's matrix multiplies efficient, the 3x larger learning rate
+# makes up for the fewer steps (the earlier 1024-wide MLP at batch 128 scored the same at 8 s per epoch, not 2.4).
+RECIPES = {"mlp": Recipe("hidden=512,512 dropout=0.2", epochs=16, batch_size=512, lr=3e-3),
+           "cnn": Recipe("depth=4 width=32 dropout=0.2", epochs=8, batch_size=128, lr=1e-3)}
+# By (dataset, model), where measurement on the full data found better (README "Mini-project 1" has the numbers).
+# - MNIST MLP: digits keep their identity when moved by 2 pixels, and the MLP, which has no notion of position,
+#   learns that from shifted copies: 98.93% instead of 98.63%. On Fashion-MNIST the same shifts (and flips) cost the
+#   16-epoch MLP 1-2 points (87.55%, 88.57% against 89.77%): it needs all its capacity to fit the clothes.
+# - Fashion-MNIST CNN: the default CNN underfits clothes (train loss ~ validation loss, 90.70%); without dropout, with
+#   flips (a mirrored shirt is a shirt) and 12 epochs at 2e-3 it reaches 93.14%.
+TUNED = {("mnist", "mlp"): replace(RECIPES["mlp"], augment="crop=2"),
+         ("fashion-mnist", "cnn"): Recipe("depth=4 width=32 dropout=0", epochs=12, batch_size=128, lr=2e-3,
+                                          augment="flip")}
+
+
+def recipe_for(dataset: str, model: str) -> Recipe:
+    return TUNED.get((dataset, model)) or RECIPES[model]
 
 
 @dataclass
 class MnistConfig(ExperimentConfig):
     dataset: str = option("mnist", "mnist or fashion-mnist (or any 28x28 grey dataset)")
     model: str = option("mlp", "mlp (fully connected) or cnn")
-    epochs: int = option(8, "epochs")
-    batch_size: int = option(128, "batch size")
-    lr: float = option(1e-3, "peak learning rate (Adam, cosine)")
+    epochs: int = option(0, "epochs (0: the recipe's: mlp 16, cnn 8, Fashion-MNIST cnn 12)")
+    batch_size: int = option(0, "batch size (0: the recipe's: mlp 512, cnn 128)")
+    lr: float = option(0.0, "peak learning rate, Adam with cosine decay (0: the recipe's: mlp 3e-3, cnn 1e-3, "
+                            "Fashion-MNIST cnn 2e-3)")
+    model_args: str = option("", "model arguments, e.g. 'depth=4 width=32 dropout=0' (empty: the model's recipe)")
+    augment: str = option("auto", "batch augmentation, e.g. crop=2 or none (auto: the recipe's: crop=2 for "
+                                  "the MNIST MLP, flip for the Fashion-MNIST CNN, else none); Keras supports "
+                                  "crop=N (RandomTranslation)")
     framework: Literal["torch", "keras", "both"] = option(
         "torch", "torch (neuralab's engine), keras (the same MLP in Keras 3) or both, side by side")
     keras_backend: Literal["torch", "tensorflow"] = option(
@@ -76,14 +112,37 @@ def limit(cfg: MnistConfig) -> int:
     return 5000 if cfg.quick else 0
 
 
+def settled(cfg: MnistConfig) -> MnistConfig:
+    """The config with the recipe filled in where the command line left it open (and 1 epoch in quick mode)."""
+    r = recipe_for(cfg.dataset, cfg.model)
+    augment = r.augment if cfg.augment == "auto" else cfg.augment
+    return replace(cfg, epochs=1 if cfg.quick else cfg.epochs or r.epochs, batch_size=cfg.batch_size or r.batch_size,
+                   lr=cfg.lr or r.lr, model_args=cfg.model_args or r.model_args, augment=augment)
+
+
+def keras_translation(augment: str) -> int:
+    """The pixels of a `crop=N` spec for Keras' RandomTranslation (0 for none); anything else is refused."""
+    from neuralab.data.augment import build
+
+    build(augment)  # the spec itself must be valid
+    parts = [p.strip() for p in augment.split(",") if p.strip() not in ("", "none")]
+    if not parts:
+        return 0
+    name, _, value = parts[0].partition("=")
+    if len(parts) > 1 or name != "crop":
+        raise ConfigError(f"--framework keras supports --augment crop=N (RandomTranslation) or none. "
+                          f"Received: --augment {augment}")
+    return int(float(value)) if value else 4
+
+
 def run_torch(cfg: MnistConfig, ctx: Context, data: Any) -> Result:
     import torch
 
     from neuralab.device import pick_device
 
-    tcfg = TrainConfig(dataset=cfg.dataset, model=cfg.model, model_args=RECIPES[cfg.model],
-                       epochs=1 if cfg.quick else cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
-                       limit_train=limit(cfg), eval_batch_size=1000)
+    tcfg = TrainConfig(dataset=cfg.dataset, model=cfg.model, model_args=cfg.model_args,
+                       epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
+                       augment=cfg.augment, limit_train=limit(cfg), eval_batch_size=1000)
     run, summary, trainer = train(tcfg, ctx.settings, run=ctx.run.child("train"), log=ctx.log)
     ev = evaluate_images(run, trainer.eval_model, trainer.data, pick_device(ctx.settings.device))
     model_file = str(run.checkpoints / "model.safetensors")
@@ -102,9 +161,10 @@ def run_keras(cfg: MnistConfig, ctx: Context, data: Any) -> Result:
     from neuralab.frameworks.keras_mlp import fit_mlp
 
     run = ctx.run.child("keras", {"framework": "keras", "keras_backend": cfg.keras_backend, "config": to_dict(cfg)})
-    recipe = parse_model_args(RECIPES["mlp"])
-    s = fit_mlp(data, run, hidden=recipe["hidden"], dropout=recipe["dropout"], epochs=1 if cfg.quick else cfg.epochs,
-                batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, limit_train=limit(cfg), log=ctx.log)
+    recipe = parse_model_args(cfg.model_args)
+    s = fit_mlp(data, run, hidden=list(recipe.get("hidden", (256, 256))), dropout=recipe.get("dropout", 0.0),
+                epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed,
+                translate_px=keras_translation(cfg.augment), limit_train=limit(cfg), log=ctx.log)
     ev = evaluate_probs(run, s.pop("probs"), data)
     run.save_figure(plot_curves(run.metrics()), "curves")
     same, reloaded = s["reload_identical"], s["reloaded_accuracy"]
@@ -130,6 +190,11 @@ def check(cfg: MnistConfig, names: list[str]) -> None:
         missing = keras_backend_missing(cfg.keras_backend)
         if missing:
             raise ConfigError(missing)
+        keras_translation(cfg.augment)
+    else:
+        from neuralab.data.augment import build
+
+        build(cfg.augment)
 
 
 def side_by_side(results: list[Result], n_test: int) -> list[str]:
@@ -168,6 +233,9 @@ def mnist(cfg: MnistConfig, ctx: Context) -> dict:
     from neuralab.data import load_dataset
 
     names = ["torch", "keras"] if cfg.framework == "both" else [cfg.framework]
+    if cfg.model not in RECIPES:
+        raise ConfigError(f"--model must be one of {sorted(RECIPES)}. Received: {cfg.model!r}")
+    cfg = settled(cfg)
     check(cfg, names)
     data = load_dataset(cfg.dataset, ctx.settings)
     results = [FRAMEWORKS[n](cfg, ctx, data) for n in names]
@@ -184,8 +252,9 @@ def mnist(cfg: MnistConfig, ctx: Context) -> dict:
         f"Inputs normalized with the training set's mean {data.mean[0]:.4f} and std {data.std[0]:.4f}. "
         f"{n_train:,} training, {len(data.val):,} validation, {len(data.test):,} test images.",
         "![samples](plots/samples.png)", "![class balance](plots/classes.png)",
-        f"{cfg.model} (`{RECIPES[cfg.model]}`), {first['epochs_run']} epochs of Adam (peak lr {cfg.lr}, cosine decay "
-        f"per step), batch {cfg.batch_size}, seed {cfg.seed}; each model chosen on validation, then tested once.",
+        f"{cfg.model} (`{cfg.model_args}`), {first['epochs_run']} epochs of Adam (peak lr {cfg.lr}, "
+        f"cosine decay per step), batch {cfg.batch_size}, augmentation `{cfg.augment}`, seed {cfg.seed}; each model "
+        "chosen on validation, then tested once.",
         "## Side by side" if len(results) > 1 else "## Result", *side_by_side(results, len(data.test))]
     if "keras" in names:
         parts.append("Keras initializes Dense layers with Glorot-uniform weights and zero biases, PyTorch's Linear "

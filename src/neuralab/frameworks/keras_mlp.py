@@ -35,8 +35,16 @@ def arrays(split: Any, mean: Any, std: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, split.y.astype(np.int64)
 
 
-def build_mlp(input_shape: tuple[int, ...], num_classes: int, hidden: list[int], dropout: float = 0.0) -> Any:
-    layers: list[Any] = [keras.Input(shape=tuple(input_shape)), keras.layers.Flatten()]
+def build_mlp(input_shape: tuple[int, ...], num_classes: int, hidden: list[int], dropout: float = 0.0,
+              translate_px: int = 0) -> Any:
+    """`translate_px` > 0 puts a RandomTranslation layer first: Keras' way to augment, active in `fit` only, and
+    the counterpart of the PyTorch engine's batched `crop=N` (shifts of up to N pixels, edge pixels repeated)."""
+    layers: list[Any] = [keras.Input(shape=tuple(input_shape))]
+    if translate_px:
+        h, w = input_shape[-2:]
+        layers.append(keras.layers.RandomTranslation(translate_px / h, translate_px / w, fill_mode="nearest",
+                                                     data_format="channels_first"))
+    layers.append(keras.layers.Flatten())
     for width in hidden:
         layers.append(keras.layers.Dense(width, activation="relu"))
         if dropout:
@@ -85,14 +93,15 @@ def save_keras(model: Any, path: Path) -> Path:
 
 
 def fit_mlp(data: Any, run: Run, *, hidden: list[int], dropout: float, epochs: int, batch_size: int, lr: float,
-            seed: int, limit_train: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
+            seed: int, translate_px: int = 0, limit_train: int = 0,
+            log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train, keep the best validation epoch, save `checkpoints/model.keras`, reload it and compare predictions.
 
     Returns the summary (also written to the run) plus `probs`, the test-set class probabilities."""
     keras.utils.set_random_seed(seed)
     train = data.train if not limit_train else data.train.take(slice(0, limit_train))
     (xt, yt), (xv, yv), (xs, ys) = (arrays(s, data.mean, data.std) for s in (train, data.val, data.test))
-    model = build_mlp(data.input_shape, data.num_classes, hidden, dropout)
+    model = build_mlp(data.input_shape, data.num_classes, hidden, dropout, translate_px)
     steps = epochs * math.ceil(len(xt) / batch_size)
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(lr, steps)),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
