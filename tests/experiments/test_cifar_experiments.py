@@ -9,17 +9,20 @@ CLASSES = ("airplane", "automobile", "bird")
 def test_cifar10_mini_project_and_feature_maps_on_a_tiny_folder(tmp_path, capsys):
     root = write_image_folder(tmp_path / "mini", classes=CLASSES, per_class=12, size=(32, 32))
     runs = str(tmp_path / "runs")
+    assert main(["run", "feature-maps", "--runs-dir", runs]) == 2  # nothing trained yet
+    assert "Train a CNN first (`neuralab run cifar10`)" in capsys.readouterr().err
     assert main(["run", "cifar10", "--dataset", f"imagefolder:{root}", "--epochs", "2", "--batch-size", "8",
                  "--runs-dir", runs]) == 0
-    (run,) = (tmp_path / "runs").iterdir()
+    (run,) = [p for p in (tmp_path / "runs").iterdir() if p.name.endswith("cifar10")]
     for f in ("curves.png", "confusion.png", "samples.png"):
         assert (run / "plots" / f).is_file(), f
     summary = json.loads((run / "summary.json").read_text())
     assert len(summary["per_class"]) == 3 and summary["train"]["epochs_run"] == 2
     assert "Test accuracy" in (run / "report.md").read_text()
-    assert main(["run", "feature-maps", "--run", run.name, "--runs-dir", runs, "--images", "2"]) == 0
-    fm = next(p for p in (tmp_path / "runs").iterdir() if p.name.endswith("feature-maps"))
+    assert main(["run", "feature-maps", "--runs-dir", runs, "--images", "2"]) == 0  # default: the newest cifar10
+    fm = max(p for p in (tmp_path / "runs").iterdir() if p.name.endswith("feature-maps"))  # the newest
     assert (fm / "plots" / "filters.png").is_file() and (fm / "plots" / "maps.png").is_file()
+    assert run.name in (fm / "report.md").read_text() or str(run) in (fm / "report.md").read_text()
     assert main(["run", "feature-maps", "--run", run.name, "--runs-dir", runs, "--layers", "nope"]) == 2
     assert "no layer(s) ['nope']" in capsys.readouterr().err
 

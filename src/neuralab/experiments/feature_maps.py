@@ -10,14 +10,15 @@ import torch
 from torch import nn
 
 from neuralab.config import option
-from neuralab.errors import ConfigError
+from neuralab.errors import ConfigError, NeuralabError
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
 from neuralab.report.plots import plt
 
 
 @dataclass
 class FeatureMapsConfig(ExperimentConfig):
-    run: str = option("", "the trained run (directory or name) whose model to look into (required)")
+    run: str = option("cifar10", "the trained run (directory, name, or the newest whose name contains this) whose "
+                                 "model to look into; default: the newest cifar10 mini-project run")
     layers: list[str] = option([], "module names to show (default: every conv layer up to 4)")
     images: int = option(4, "test images to show feature maps for")
     channels: int = option(8, "feature maps per layer")
@@ -62,7 +63,7 @@ def map_grid(images: np.ndarray, maps: dict[str, torch.Tensor], channels: int) -
 
 
 @experiment("feature-maps", FeatureMapsConfig, "first-layer filters and feature maps of a trained CNN run",
-            manual=True, order=32, examples=["neuralab run feature-maps --run cifar10",
+            needs=("cifar10",), order=32, examples=["neuralab run feature-maps",
                                              "neuralab run feature-maps --run RUN --layers 0.0.0,0.1.0"])
 def feature_maps(cfg: FeatureMapsConfig, ctx: Context) -> dict:
     from neuralab.data import load_dataset
@@ -72,7 +73,10 @@ def feature_maps(cfg: FeatureMapsConfig, ctx: Context) -> dict:
 
     if not cfg.run:
         raise ConfigError("feature-maps needs --run RUN (a trained CNN run)")
-    source = find_run(cfg.run, ctx.settings.runs_dir)
+    try:
+        source = find_run(cfg.run, ctx.settings.runs_dir)
+    except NeuralabError as e:
+        raise ConfigError(f"{e}. Train a CNN first (`neuralab run cifar10`) or name one with --run RUN") from None
     ckpt = next(iter(sorted(source.path.rglob("model.safetensors"))), None)
     if ckpt is None:
         raise ConfigError(f"{source.path} has no checkpoints/model.safetensors")
