@@ -92,3 +92,14 @@ def test_ranks_split_each_global_batch_without_overlap():
         joined = torch.cat([ranks[0][i][1], ranks[1][i][1]])
         assert sorted(joined.tolist()) == sorted(y.tolist())
         assert torch.equal(ranks[1][i][0], x[1::2])
+
+
+def test_subset_of_a_class_sorted_split_keeps_every_class():
+    """Folder datasets come class by class: --limit-train must not train on the first class or two alone."""
+    y = np.repeat(np.arange(10), 100)  # 0,0,...,9,9 as an image folder stores them
+    split = Split(np.arange(1000, dtype=np.float32)[:, None], y)
+    sub = split.subset(200)
+    assert len(sub) == 200 and set(np.unique(sub.y)) == set(range(10))
+    assert np.all(np.diff(sub.x[:, 0]) > 0)  # original order kept
+    assert np.array_equal(split.subset(200).x, sub.x)  # the same subset every time
+    assert split.subset(0) is split and split.subset(5000) is split

@@ -36,7 +36,8 @@ def test_recipe_fills_what_the_command_line_leaves_out():
                                                                                  "depth=4 width=32 dropout=0")
     other = settled(MnistConfig(dataset="digits", model="cnn", augment="crop=1", model_args="depth=2"))
     assert (other.epochs, other.lr, other.augment, other.model_args) == (8, 1e-3, "crop=1", "depth=2")
-    assert settled(MnistConfig(quick=True, epochs=30)).epochs == 1
+    quick = settled(MnistConfig(quick=True, epochs=30))
+    assert (quick.epochs, quick.batch_size) == (1, 128)
     assert keras_translation("crop=2") == 2 and keras_translation("none") == 0 and keras_translation("crop") == 4
     with pytest.raises(ConfigError, match="--framework keras supports --augment crop=N"):
         keras_translation("flip,crop=2")

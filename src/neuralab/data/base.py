@@ -30,6 +30,15 @@ class Split:
     def take(self, idx: np.ndarray) -> "Split":
         return Split(self.x[idx], self.y[idx])
 
+    def subset(self, n: int, seed: int = 0) -> "Split":
+        """`n` examples drawn at random (kept in their order); all of them when n is 0 or too large.
+
+        Not the first n: folder datasets are stored class by class, so a prefix would hold one or two classes.
+        The seed is fixed apart from the training seed, so every training seed sees the same subset."""
+        if not n or n >= len(self):
+            return self
+        return self.take(np.sort(np.random.default_rng(seed).permutation(len(self))[:n]))
+
 
 @dataclass
 class Dataset:

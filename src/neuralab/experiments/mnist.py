@@ -116,7 +116,8 @@ def settled(cfg: MnistConfig) -> MnistConfig:
     """The config with the recipe filled in where the command line left it open (and 1 epoch in quick mode)."""
     r = recipe_for(cfg.dataset, cfg.model)
     augment = r.augment if cfg.augment == "auto" else cfg.augment
-    return replace(cfg, epochs=1 if cfg.quick else cfg.epochs or r.epochs, batch_size=cfg.batch_size or r.batch_size,
+    batch = min(r.batch_size, 128) if cfg.quick else r.batch_size  # quick: 5,000 images still take ~40 steps
+    return replace(cfg, epochs=1 if cfg.quick else cfg.epochs or r.epochs, batch_size=cfg.batch_size or batch,
                    lr=cfg.lr or r.lr, model_args=cfg.model_args or r.model_args, augment=augment)
 
 

@@ -99,7 +99,7 @@ def fit_mlp(data: Any, run: Run, *, hidden: list[int], dropout: float, epochs: i
 
     Returns the summary (also written to the run) plus `probs`, the test-set class probabilities."""
     keras.utils.set_random_seed(seed)
-    train = data.train if not limit_train else data.train.take(slice(0, limit_train))
+    train = data.train.subset(limit_train)
     (xt, yt), (xv, yv), (xs, ys) = (arrays(s, data.mean, data.std) for s in (train, data.val, data.test))
     model = build_mlp(data.input_shape, data.num_classes, hidden, dropout, translate_px)
     steps = epochs * math.ceil(len(xt) / batch_size)

@@ -60,7 +60,7 @@ class Trainer:
         if cfg.compile:
             self.forward = torch.compile(self.forward)
         self.classify = data.task == "classification"
-        train = data.train if not cfg.limit_train else data.train.take(slice(0, cfg.limit_train))
+        train = data.train.subset(cfg.limit_train)
         aug = None
         if data.is_image and cfg.augment not in ("", "none"):
             from neuralab.data.augment import build
