@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Keras tests run in this process on the torch backend. TensorBoard tests import TensorFlow, which loads Keras on
+# its default (TensorFlow) backend unless this is set first; the TensorFlow-backend test runs in a subprocess.
+os.environ.setdefault("KERAS_BACKEND", "torch")
 
 # The real datasets, captured before the isolation below hides NEURALAB_DATA from the tests.
 _KNOWN = ("MNIST", "FashionMNIST", "cifar10-jpeg", "california-housing", "cats_and_dogs_filtered")

@@ -238,6 +238,12 @@ def mnist(cfg: MnistConfig, ctx: Context) -> dict:
         raise ConfigError(f"--model must be one of {sorted(RECIPES)}. Received: {cfg.model!r}")
     cfg = settled(cfg)
     check(cfg, names)
+    if "keras" in names:
+        from neuralab.frameworks import import_keras
+
+        # Keras first: TensorBoard (--tensorboard on the PyTorch run) imports TensorFlow, which would load Keras
+        # on its own default backend and leave this process unable to choose.
+        import_keras(cfg.keras_backend)
     data = load_dataset(cfg.dataset, ctx.settings)
     results = [FRAMEWORKS[n](cfg, ctx, data) for n in names]
     ctx.run.save_figure(image_grid(data.train.x[:32], [data.classes[c] for c in data.train.y[:32]], cols=8,
