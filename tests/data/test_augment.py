@@ -87,3 +87,8 @@ def test_bad_spec_values_say_what_is_expected():
         augment.build("crop=x")
     with pytest.raises(ConfigError, match="flip takes no value"):
         augment.build("flip=1")
+
+
+def test_parse_gives_names_and_numbers():
+    assert augment.parse("flip, crop=2,rotate=7.5") == [("flip", None), ("crop", 2), ("rotate", 7.5)]
+    assert augment.parse("none") == [] == augment.parse(None)

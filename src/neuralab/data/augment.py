@@ -85,19 +85,19 @@ AUGMENTS.register("rotate")(lambda degrees=15.0: lambda x, g: rotate(x, g, degre
 AUGMENTS.register("cutout")(lambda size=8: lambda x, g: cutout(x, g, size))
 
 
-def build(spec: str | list[str] | None) -> Compose:
-    """'flip,crop' or ['flip', 'crop'] -> Compose; 'none' or empty -> identity. `name=N` sets an augmentation's
-    one number: crop=2 (pixels of translation; 28x28 digits want 2, 32x32 CIFAR 4), rotate=10 (degrees), cutout=12
-    (square side)."""
+def parse(spec: str | list[str] | None) -> list[tuple[str, int | float | None]]:
+    """'flip,crop=2' or ['flip', 'crop=2'] -> [('flip', None), ('crop', 2)]; 'none' or empty -> []. `name=N` sets an
+    augmentation's one number: crop=2 (pixels of translation; 28x28 digits want 2, 32x32 CIFAR 4), rotate=10
+    (degrees), cutout=12 (square side). Unknown names and bad numbers are ConfigErrors."""
     names = spec.split(",") if isinstance(spec, str) else list(spec or [])
-    steps = []
+    out: list[tuple[str, int | float | None]] = []
     for item in (n.strip() for n in names):
         if not item or item == "none":
             continue
         name, _, value = item.partition("=")
-        factory = AUGMENTS.get(name)
+        AUGMENTS.get(name)  # unknown name: the registry's error
         if not value:
-            steps.append(factory())
+            out.append((name, None))
             continue
         if name == "flip":
             raise ConfigError(f"flip takes no value. Received: {item!r}")
@@ -105,5 +105,11 @@ def build(spec: str | list[str] | None) -> Compose:
             number = float(value)
         except ValueError:
             raise ConfigError(f"{name} takes a number, e.g. {name}=2. Received: {item!r}") from None
-        steps.append(factory(int(number) if name in ("crop", "cutout") else number))
-    return Compose(steps)
+        out.append((name, int(number) if name in ("crop", "cutout") else number))
+    return out
+
+
+def build(spec: str | list[str] | None) -> Compose:
+    """A spec (see `parse`) -> one Compose of batched augmentations; 'none' or empty -> identity."""
+    return Compose([AUGMENTS.get(name)() if value is None else AUGMENTS.get(name)(value)
+                    for name, value in parse(spec)])
