@@ -77,12 +77,17 @@ def evaluate_images(run: Run, model: Any, data: Any, device: Any, max_wrong: int
     """Test accuracy, confusion matrix PNG and a grid of the most confidently misclassified test images."""
     import torch
 
-    from neuralab.data.loader import BatchLoader
+    from neuralab.data.loader import BatchLoader, cpu_inference_batch, use_channels_last
 
     model.eval().to(device)
+    shape = data.test.x.shape[1:]
+    layout = torch.channels_last if use_channels_last(shape, device) else torch.contiguous_format
+    model.to(memory_format=layout)
+    loader = BatchLoader(data.test, cpu_inference_batch(128, shape, device), device=device, mean=data.mean,
+                         std=data.std)
     with torch.no_grad():
-        probs = torch.cat([torch.softmax(model(xb).float(), 1).cpu() for xb, _ in
-                           BatchLoader(data.test, 128, device=device, mean=data.mean, std=data.std)]).numpy()
+        probs = torch.cat([torch.softmax(model(xb.contiguous(memory_format=layout)).float(), 1).cpu()
+                           for xb, _ in loader]).numpy()
     return evaluate_probs(run, probs, data, max_wrong)
 
 

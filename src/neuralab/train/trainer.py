@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuralab.data.base import Dataset, Split
-from neuralab.data.loader import BatchLoader
+from neuralab.data.loader import BatchLoader, cpu_inference_batch, use_channels_last
 from neuralab.device import autocast
 from neuralab.errors import CheckpointError, NeuralabError, TrainingDiverged
 from neuralab.runs import Run
@@ -41,14 +41,17 @@ def progress_enabled() -> bool:
 class Trainer:
     def __init__(self, model: nn.Module, data: Dataset, cfg: TrainConfig, run: Run, device: torch.device,
                  meta: dict[str, Any] | None = None, log: Callable[[str], None] = print, world: World = World(),
-                 report: bool = True):
+                 report: bool = True, test: bool = True):
         self.model, self.data, self.cfg, self.run, self.device = model.to(device), data, cfg, run, device
         self.world = world
         # report=False skips the per-run curves figure and report.md (about a second each on a small CPU):
         # experiments that train dozens of short child runs draw their own comparison plots instead.
         self.report = report
+        # test=False for a stage whose model trains on (a head warm-up): the test split is measured once, at the end.
+        self.test = test
         self.log = log if world.is_main else (lambda msg: None)
-        if data.is_image and device.type == "cuda":
+        self.channels_last = use_channels_last(data.input_shape, device)
+        if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         # What runs the training forward pass: DDP (gradients averaged across ranks) and/or torch.compile.
         self.forward: nn.Module = self.model
@@ -69,7 +72,8 @@ class Trainer:
         norm = {"mean": data.mean, "std": data.std}
         self.train_loader = BatchLoader(train, cfg.batch_size, shuffle=True, augment=aug, device=device,
                                         seed=cfg.seed, rank=world.rank, world_size=world.size, **norm)
-        self.eval_loaders = {k: BatchLoader(s, cfg.eval_batch_size, device=device, **norm)
+        self.eval_batch_size = cpu_inference_batch(cfg.eval_batch_size, data.input_shape, device)
+        self.eval_loaders = {k: BatchLoader(s, self.eval_batch_size, device=device, **norm)
                              for k, s in (("val", data.val), ("test", data.test))}
         self.optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
         steps = cfg.epochs * len(self.train_loader)
@@ -108,10 +112,13 @@ class Trainer:
     def predict(self, split: Split | str) -> torch.Tensor:
         """Raw outputs (logits, or regression values) of the evaluation model for a whole split."""
         loader = self.eval_loaders[split] if isinstance(split, str) else BatchLoader(
-            split, self.cfg.eval_batch_size, device=self.device, mean=self.data.mean, std=self.data.std)
+            split, self.eval_batch_size, device=self.device, mean=self.data.mean, std=self.data.std)
         model = self.eval_model.eval()
         with autocast(self.device):
-            return torch.cat([model(xb).float() for xb, _ in loader]).cpu()
+            return torch.cat([model(self._layout(xb)).float() for xb, _ in loader]).cpu()
+
+    def _layout(self, xb: torch.Tensor) -> torch.Tensor:
+        return xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb
 
     @torch.no_grad()
     def evaluate(self, split: str) -> tuple[float, dict[str, float]]:
@@ -120,7 +127,7 @@ class Trainer:
         loss_sum = correct = abs_err = 0.0
         for xb, yb in loader:
             with autocast(self.device):
-                out = model(xb)
+                out = model(self._layout(xb))
             if self.classify:
                 loss_sum += F.cross_entropy(out.float(), yb, reduction="sum").item()
                 correct += (out.argmax(1) == yb).sum().item()
@@ -145,8 +152,7 @@ class Trainer:
         try:
             for xb, yb in self.train_loader:
                 step = self.train_loader.position
-                if self.device.type == "cuda" and xb.ndim == 4:
-                    xb = xb.contiguous(memory_format=torch.channels_last)
+                xb = self._layout(xb)
                 with autocast(self.device):
                     out = self.forward(xb)
                 loss = self.loss_fn(out, yb)
@@ -279,14 +285,21 @@ class Trainer:
 
         tensors, meta = read(self.run.checkpoints / "model.safetensors")
         load_weights(self.eval_model, tensors, "best checkpoint")
-        tloss, tmetrics = self.evaluate("test")
-        if not self.world.is_main:
-            return {"test": {"loss": tloss, **tmetrics}}
-        if self.classify:
+        if not self.test:
+            return {"epochs_run": self.epoch, "best_epoch": self.best_epoch, "stopped": stopped,
+                    "train_seconds": seconds, "val": meta["metrics"]}
+        if self.classify:  # one pass over the test split: loss, accuracy and the per-class metrics from its logits
             from neuralab.train.evaluate import classification_metrics
 
-            tmetrics = {**tmetrics, **classification_metrics(self.predict("test"),
-                                                             torch.from_numpy(self.data.test.y), self.data.classes)}
+            logits, y = self.predict("test"), torch.from_numpy(self.data.test.y).long()
+            loss_sum = F.cross_entropy(logits, y, reduction="sum").item()
+            tloss = loss_sum / len(y)
+            tmetrics = {**self.metrics(loss_sum, len(y), (logits.argmax(1) == y).sum().item(), 0.0),
+                        **classification_metrics(logits, y, self.data.classes)}
+        else:
+            tloss, tmetrics = self.evaluate("test")
+        if not self.world.is_main:
+            return {"test": {"loss": tloss, **tmetrics}}
         summary = {"run": self.run.name, "dataset": self.cfg.dataset, "model": self.cfg.model,
                    "params": sum(p.numel() for p in self.model.parameters()), "device": str(self.device),
                    "world_size": self.world.size,
