@@ -6,6 +6,9 @@ STAMP   := $(VENV)/.neuralab-installed
 # The shared real datasets, when this checkout sits beside them.
 SHARED  := $(abspath ../shared/datasets)
 export NEURALAB_DATA ?= $(if $(wildcard $(SHARED)),$(SHARED),)
+# ... and the shared pretrained checkpoints beside them.
+WEIGHTS := $(abspath ../shared/weights)
+export NEURALAB_WEIGHTS ?= $(if $(wildcard $(WEIGHTS)),$(WEIGHTS),)
 
 .PHONY: demo test install bench clean
 

@@ -24,6 +24,9 @@ def _find_shared() -> Path | None:
 
 
 SHARED_DATA = _find_shared()
+# The shared pretrained checkpoints (../shared/weights or $NEURALAB_WEIGHTS), captured the same way.
+_weights = os.environ.get("NEURALAB_WEIGHTS") or (SHARED_DATA.parent / "weights" if SHARED_DATA else "")
+SHARED_WEIGHTS = Path(_weights).resolve() if _weights and Path(_weights).is_dir() else None
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +34,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEURALAB_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("NEURALAB_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("NEURALAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NEURALAB_WEIGHTS", str(tmp_path / "weights"))
     monkeypatch.setenv("NEURALAB_NO_DOWNLOAD", "1")
 
 
@@ -39,7 +43,7 @@ def settings(tmp_path: Path):
     from neuralab.config import Settings
 
     return Settings(runs_dir=tmp_path / "runs", data_dir=tmp_path / "data", cache_dir=tmp_path / "cache",
-                    download=False, device="cpu")
+                    download=False, device="cpu", weights_dir=tmp_path / "weights")
 
 
 @pytest.fixture
@@ -55,4 +59,4 @@ def shared_settings(shared_data: Path, tmp_path: Path):
     from neuralab.config import Settings
 
     return Settings(runs_dir=tmp_path / "runs", data_dir=shared_data, cache_dir=Path.home() / ".cache" / "neuralab"
-                    / "arrays", download=False, device="cpu")
+                    / "arrays", download=False, device="cpu", weights_dir=SHARED_WEIGHTS or tmp_path / "weights")

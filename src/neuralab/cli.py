@@ -21,7 +21,7 @@ from neuralab.errors import NeuralabError
 def _settings(ns: argparse.Namespace) -> Settings:
     return Settings.resolve(runs_dir=getattr(ns, "runs_dir", None), data_dir=getattr(ns, "data_dir", None),
                             download=False if getattr(ns, "no_download", False) else None,
-                            device=getattr(ns, "device", None))
+                            device=getattr(ns, "device", None), weights_dir=getattr(ns, "weights_dir", None))
 
 
 def _common() -> argparse.ArgumentParser:
@@ -29,6 +29,8 @@ def _common() -> argparse.ArgumentParser:
     g = p.add_argument_group("where things live")
     g.add_argument("--runs-dir", help="root of run directories (default: $NEURALAB_RUNS or ./runs)")
     g.add_argument("--data-dir", help="data root (default: $NEURALAB_DATA or ~/.cache/neuralab)")
+    g.add_argument("--weights-dir", help="local pretrained checkpoints, e.g. torchvision's resnet18-f37072fd.pth "
+                                         "(default: $NEURALAB_WEIGHTS or ~/.cache/neuralab/weights)")
     g.add_argument("--no-download", action="store_true", help="never download; fail if data is missing")
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="training device (default: auto)")
     g.add_argument("--tensorboard", action="store_true", help="also log metrics for TensorBoard (<run>/tensorboard)")

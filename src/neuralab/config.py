@@ -140,6 +140,7 @@ class Settings:
     cache_dir: Path
     download: bool = True
     device: str = "auto"
+    weights_dir: Path = Path.home() / ".cache" / "neuralab" / "weights"  # local pretrained checkpoints
 
     @classmethod
     def resolve(
@@ -148,6 +149,7 @@ class Settings:
         data_dir: str | Path | None = None,
         download: bool | None = None,
         device: str | None = None,
+        weights_dir: str | Path | None = None,
     ) -> "Settings":
         home = Path.home() / ".cache" / "neuralab"
         runs = Path(runs_dir) if runs_dir else _env_path("NEURALAB_RUNS") or Path("runs")
@@ -156,4 +158,6 @@ class Settings:
         cache = _env_path("NEURALAB_CACHE") or home / "arrays"
         if download is None:
             download = os.environ.get("NEURALAB_NO_DOWNLOAD", "") in ("", "0", "false")
-        return cls(runs.expanduser(), data.expanduser(), cache, bool(download), device or "auto")
+        weights = Path(weights_dir) if weights_dir else _env_path("NEURALAB_WEIGHTS") or home / "weights"
+        return cls(runs.expanduser(), data.expanduser(), cache, bool(download), device or "auto",
+                   weights.expanduser())

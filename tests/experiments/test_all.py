@@ -90,3 +90,16 @@ def test_every_experiment_config_round_trips():
     for name, exp in EXPERIMENTS.items():
         cfg = exp.config()
         assert dataclasses.is_dataclass(cfg) and from_dict(exp.config, to_dict(cfg)) == cfg, name
+
+
+def test_needs_alternatives_and_other_requirements_give_one_line_reasons(settings):
+    either = Experiment("either", "", ExperimentConfig, fake("either"), needs=("mnist|digits",))
+    assert either.missing(settings) == []  # digits ships with scikit-learn
+    neither = Experiment("neither", "", ExperimentConfig, fake("neither"), needs=("mnist|cifar10",),
+                         ready=lambda s: "no weights")
+    (data, weights) = neither.missing(settings)
+    assert data.startswith("mnist not found") and " and cifar10 not found" in data and weights == "no weights"
+    # the real cats-dogs: either cats-vs-dogs source, plus ImageNet weights already on this machine
+    reasons = EXPERIMENTS.get("cats-dogs").missing(settings)
+    assert "pets-cats-dogs not found" in reasons[0] and "cats-dogs-filtered not found" in reasons[0]
+    assert "no ImageNet weights here" in reasons[1] and str(settings.weights_dir) in reasons[1]

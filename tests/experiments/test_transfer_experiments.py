@@ -64,3 +64,27 @@ def test_mobilenet_v2_real_imagenet_weights_transfer_to_real_cats_and_dogs(share
     summary, _ = run_strategy("feature-extraction", data, opts, shared_settings,
                               Run.create(shared_settings.runs_dir, "fe"))
     assert summary["test"]["accuracy"] >= 0.85
+
+
+def test_cats_dogs_takes_whichever_cats_and_dogs_data_is_here(settings):
+    from neuralab.experiments.cats_dogs import pick_dataset
+    from tests.data.test_cats_dogs import write_filtered
+
+    assert pick_dataset("auto", settings) == "pets-cats-dogs"  # nothing here: the default, whose error says where
+    write_filtered(settings.data_dir)
+    assert pick_dataset("auto", settings) == "cats-dogs-filtered"
+    assert pick_dataset("imagefolder:x", settings) == "imagefolder:x"
+
+
+@pytest.mark.slow
+def test_cats_dogs_quick_fine_tunes_real_imagenet_weights_offline(shared_settings):
+    """The tour's mini-project 3 on real photos and a real ImageNet MobileNetV2 from the shared folders."""
+    from neuralab.experiments import run_experiment
+    from neuralab.experiments.cats_dogs import CatsDogsConfig
+
+    if not (shared_settings.data_dir / "cats_and_dogs_filtered").is_dir() or \
+            not (shared_settings.weights_dir / "mobilenet_v2_imagenet_tflite_dequant.pth").is_file():
+        pytest.skip("needs the shared cats_and_dogs_filtered and weights/mobilenet_v2_imagenet_tflite_dequant.pth")
+    _, summary = run_experiment("cats-dogs", CatsDogsConfig(quick=True), shared_settings)
+    assert summary["resolved"]["dataset"] == "cats-dogs-filtered" and summary["resolved"]["backbone"] == "mobilenet_v2"
+    assert summary["test"]["accuracy"] >= 0.95  # 200 training photos; measured 98.5%

@@ -80,3 +80,30 @@ def test_preprocessing_comes_with_the_weights(tmp_path):
                                                    "input_shape": [3, 24, 24]})
     pre = preprocessing(spec_of("resnet_small"), str(tmp_path / "m.safetensors"))
     assert pre == {"resize": 24, "crop": 24, "mean": [0.1, 0.2, 0.3], "std": [0.4, 0.5, 0.6]}
+
+
+def _state_file(path, name):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(create_model(name, (3, 32, 32), 1000).state_dict(), path)
+    return path
+
+
+def test_imagenet_weights_are_found_in_the_weights_folder_without_downloading(tmp_path, monkeypatch):
+    from neuralab.models.weights import find_any_imagenet, find_imagenet
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # torch's own cache: empty
+    folder = tmp_path / "weights"
+    assert find_imagenet("resnet18", folder) is None and find_any_imagenet(folder) is None
+    # a known non-torchvision checkpoint, recognised by name, brings its own input scaling
+    mnv2 = _state_file(folder / "mobilenet_v2_imagenet_tflite_dequant.pth", "mobilenet_v2")
+    found = find_any_imagenet(folder)
+    assert (found.backbone, found.weights, found.mean) == ("mobilenet_v2", str(mnv2), (0.5, 0.5, 0.5))
+    # torchvision's own file for the preferred architecture wins, under torchvision's file name
+    path, _ = imagenet_cache_file(spec_of("resnet18"))
+    r18 = _state_file(folder / path.name, "resnet18")
+    found = find_any_imagenet(folder)
+    assert (found.backbone, found.weights, found.mean) == ("resnet18", str(r18), ())
+    # and `--weights imagenet` reads it from the folder named by NEURALAB_WEIGHTS, offline
+    monkeypatch.setenv("NEURALAB_WEIGHTS", str(folder))
+    model = create_model("resnet18", (3, 32, 32), 2, pretrained="imagenet")
+    assert torch.equal(model.conv1.weight, torch.load(r18, weights_only=True)["conv1.weight"])

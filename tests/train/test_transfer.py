@@ -64,6 +64,39 @@ def test_frozen_batchnorm_keeps_its_statistics_in_train_mode():
     assert not torch.equal(frozen_bn.running_mean, before[0])
 
 
+def test_bn_frozen_keeps_every_statistic_while_scale_and_shift_learn():
+    m = create_model("resnet_small", (3, 16, 16), 2)
+    set_trainable(m, spec_of("resnet_small"), "fine-tune", unfreeze=0, bn="frozen")
+    bn = m.stage4[0].bn1
+    before = bn.running_mean.clone()
+    m.train()
+    m(torch.randn(8, 3, 16, 16) * 3 + 1).sum().backward()
+    assert torch.equal(bn.running_mean, before) and bn.weight.requires_grad and bn.weight.grad is not None
+    with pytest.raises(Exception, match="--bn must be one of"):
+        set_trainable(m, spec_of("resnet_small"), "fine-tune", bn="batch")
+
+
+def test_auto_backbone_takes_imagenet_weights_found_here(settings, monkeypatch):
+    from neuralab.errors import ConfigError
+    from neuralab.train.transfer import resolve_pretrained
+
+    monkeypatch.setenv("TORCH_HOME", str(settings.weights_dir.parent / "torch"))
+    opts = TransferOptions(backbone="auto")
+    assert "weights API" in resolve_pretrained(opts, settings) and opts.backbone == "resnet18"  # will download
+    settings.weights_dir.mkdir(parents=True)
+    torch.save(create_model("mobilenet_v2", (3, 32, 32), 1000).state_dict(),
+               settings.weights_dir / "mobilenet_v2_imagenet_tflite_dequant.pth")
+    opts = TransferOptions(backbone="auto")
+    about = resolve_pretrained(opts, settings)
+    assert opts.backbone == "mobilenet_v2" and opts.weights.endswith("tflite_dequant.pth") and "TFLite" in about
+    assert opts.mean == [0.5, 0.5, 0.5] and opts.std == [0.5, 0.5, 0.5]
+    named = TransferOptions(backbone="resnet34")  # a named backbone is never swapped for another
+    resolve_pretrained(named, settings)
+    assert (named.backbone, named.weights) == ("resnet34", "imagenet")
+    with pytest.raises(ConfigError, match="name the backbone"):
+        resolve_pretrained(TransferOptions(backbone="auto", weights="none"), settings)
+
+
 def test_resize_images_shorter_side_and_crop():
     x = np.random.default_rng(0).integers(0, 256, (3, 3, 20, 40), dtype=np.uint8)
     assert resize_images(x, 10).shape == (3, 3, 10, 10)

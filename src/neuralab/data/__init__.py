@@ -4,7 +4,7 @@ Importing this package registers every source. The torch-side pieces (`loader`, 
 demand, so NumPy-only code can use datasets without loading torch.
 """
 
-from neuralab.data import cifar, idx, imagefolder, pets, tabular, toy2d  # noqa: F401  (registration)
+from neuralab.data import cats_dogs, cifar, idx, imagefolder, pets, tabular, toy2d  # noqa: F401  (registration)
 from neuralab.data import detection  # noqa: F401  (registration: coco, voc, shapes-det, digits-det)
 from neuralab.data.base import Dataset, Split
 from neuralab.data.registry import DATASETS, DataOptions, load_dataset, parse_name

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neuralab.config import option
-from neuralab.data.registry import unavailable
 from neuralab.experiments.registry import EXPERIMENTS, Context, ExperimentConfig, experiment, run_experiment
 from neuralab.report.markdown import table
 from neuralab.runs import Run, list_runs
@@ -50,7 +49,7 @@ def run_all(cfg: AllConfig, ctx: Context) -> dict:
     rows, status = [], {}
     for exp in todo:
         t0 = time.perf_counter()
-        reasons = [r for r in (unavailable(n, ctx.settings) for n in exp.needs) if r]
+        reasons = exp.missing(ctx.settings)
         if exp.name in cfg.skip:
             reasons = ["--skip"]
         done = None if cfg.force else finished_run(ctx.settings.runs_dir, exp.name, cfg.quick)

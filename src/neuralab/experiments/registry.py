@@ -36,21 +36,35 @@ class Experiment:
     description: str
     config: type
     fn: Callable[[Any, Context], dict[str, Any]]
-    needs: tuple[str, ...] = ()  # datasets it reads (for `run all` to skip with a reason when absent)
+    needs: tuple[str, ...] = ()  # datasets it reads ("a|b": either), for `run all` to skip with a reason if absent
     order: int = 50  # position in `run all` (dependencies first)
     demo: bool = False  # part of `make demo`: runs on embedded/generated data only
     manual: bool = False  # needs arguments only a user can give (a run, a folder): not in `run all`
     examples: list[str] = field(default_factory=list)
+    ready: Callable[[Settings], str] | None = None  # other things it needs (weights): why not, or ''
+
+    def missing(self, settings: Settings) -> list[str]:
+        """Why this experiment cannot run here without downloading (empty when it can); checks files only."""
+        from neuralab.data.registry import unavailable
+
+        reasons = []
+        for need in self.needs:
+            why = [unavailable(name, settings) for name in need.split("|")]
+            if all(why):
+                reasons.append(" and ".join(why))
+        extra = self.ready(settings) if self.ready else ""
+        return reasons + ([extra] if extra else [])
 
 
 EXPERIMENTS: Registry[Experiment] = Registry("experiment")
 
 
 def experiment(name: str, config: type, description: str, needs: tuple[str, ...] = (), order: int = 50,
-               demo: bool = False, examples: list[str] | None = None, manual: bool = False) -> Callable:
+               demo: bool = False, examples: list[str] | None = None, manual: bool = False,
+               ready: Callable[[Settings], str] | None = None) -> Callable:
     def add(fn: Callable[[Any, Context], dict[str, Any]]) -> Callable[[Any, Context], dict[str, Any]]:
         EXPERIMENTS.register(name)(Experiment(name, description, config, fn, needs, order, demo, manual,
-                                              examples or []))
+                                              examples or [], ready))
         return fn
 
     return add

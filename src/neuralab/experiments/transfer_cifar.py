@@ -67,7 +67,8 @@ def transfer_cifar(cfg: TransferCifarConfig, ctx: Context) -> dict:
 
     # 2. the three strategies at each training-set size
     opts = TransferOptions(backbone="resnet_small", weights=weights, epochs=epochs, head_epochs=1, lr=2e-3,
-                           backbone_lr=0.3, batch_size=64, augment="flip,crop")
+                           backbone_lr=0.3, batch_size=64, augment="flip,crop",
+                           bn="train")  # same domain, same image size: the measured setting
     pre = preprocessing(spec_of("resnet_small"), weights)
     results = []
     for size in sizes:

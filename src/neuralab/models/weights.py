@@ -9,6 +9,7 @@ is never loaded; every other tensor must match by name and shape, or the error l
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,77 @@ def imagenet_state(spec: BackboneSpec) -> dict[str, torch.Tensor]:
                               f"and pass --weights PATH")
     from torchvision.models import get_model_weights
 
+    from neuralab.config import Settings
+
     path, url = imagenet_cache_file(spec)
+    local = Settings.resolve().weights_dir / path.name
+    if not path.is_file() and local.is_file():
+        return read_weights_file(local)[0]
     try:
         return get_model_weights(spec.name).DEFAULT.get_state_dict(progress=False, check_hash=True)
     except Exception as e:  # noqa: BLE001 - offline, blocked, or a corrupt cached file
         raise CheckpointError(
             f"ImageNet weights for {spec.name} are not available here ({type(e).__name__}: {e}).\n"
-            f"Place the file {path.name} in {path.parent}/ (download it from {url} on a machine with internet), "
-            f"or pass --weights PATH to a local .pth or .safetensors file.") from None
+            f"Place the file {path.name} in {path.parent}/ or in the weights folder (--weights-dir, "
+            f"$NEURALAB_WEIGHTS; download it from {url} on a machine with internet), or pass --weights PATH to a "
+            f"local .pth or .safetensors file.") from None
+
+
+@dataclass(frozen=True)
+class KnownCheckpoint:
+    """An ImageNet checkpoint that is not torchvision's own, recognised by its file name in the weights folder."""
+
+    file: str
+    backbone: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    about: str
+
+
+KNOWN_CHECKPOINTS = (
+    # Google's TFLite MobileNetV2 (int8), dequantized into torchvision's layout: BN folded into conv biases, and
+    # inputs scaled to [-1, 1] as TensorFlow's MobileNets expect.
+    KnownCheckpoint("mobilenet_v2_imagenet_tflite_dequant.pth", "mobilenet_v2", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5),
+                    "Google's TFLite MobileNetV2 ImageNet weights, dequantized to float32"),
+)
+# `--backbone auto` takes the first of these with ImageNet weights on this machine.
+AUTO_BACKBONES = ("resnet18", "resnet34", "resnet50", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
+                  "efficientnet_b0")
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """Where a backbone's ImageNet weights are on this machine, and the input scaling they want."""
+
+    backbone: str
+    weights: str  # 'imagenet' (torch's cache, read by torchvision's API) or a file path
+    mean: tuple[float, ...]  # empty: the architecture's usual ImageNet mean/std
+    std: tuple[float, ...]
+    about: str
+
+
+def find_imagenet(backbone: str, weights_dir: Path) -> Pretrained | None:
+    """ImageNet weights for `backbone` that need no download: torchvision's own file in torch's cache or in the
+    weights folder (same name), else a known checkpoint for that architecture in the weights folder."""
+    from neuralab.models.backbones import BACKBONES
+
+    spec = BACKBONES.get(backbone)
+    if spec.torchvision:
+        cached, _ = imagenet_cache_file(spec)
+        if cached.is_file():
+            return Pretrained(backbone, "imagenet", (), (), f"torchvision's ImageNet weights ({cached})")
+        if (weights_dir / cached.name).is_file():
+            return Pretrained(backbone, str(weights_dir / cached.name), (), (),
+                              f"torchvision's ImageNet weights ({weights_dir / cached.name})")
+    for known in KNOWN_CHECKPOINTS:
+        if known.backbone == backbone and (weights_dir / known.file).is_file():
+            return Pretrained(backbone, str(weights_dir / known.file), known.mean, known.std,
+                              f"{known.about} ({weights_dir / known.file})")
+    return None
+
+
+def find_any_imagenet(weights_dir: Path, prefer: tuple[str, ...] = AUTO_BACKBONES) -> Pretrained | None:
+    return next((p for p in (find_imagenet(b, weights_dir) for b in prefer) if p), None)
 
 
 def read_weights_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

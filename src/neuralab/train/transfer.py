@@ -28,7 +28,7 @@ from neuralab.data.base import Dataset, Split, center_crop, channel_stats, per_c
 from neuralab.errors import ConfigError
 from neuralab.models import create_model
 from neuralab.models.backbones import BackboneSpec, get_module, set_module, spec_of, unwrap
-from neuralab.models.weights import preprocessing
+from neuralab.models.weights import AUTO_BACKBONES, find_any_imagenet, find_imagenet, preprocessing
 from neuralab.runs import Run
 from neuralab.train.checkpoint import save_model
 from neuralab.train.config import TrainConfig
@@ -37,6 +37,7 @@ from neuralab.train.trainer import Trainer
 
 Strategy = Literal["feature-extraction", "fine-tune", "scratch"]
 STRATEGIES: tuple[str, ...] = ("feature-extraction", "fine-tune", "scratch")
+BN_MODES: tuple[str, ...] = ("frozen", "train")
 
 
 @dataclass
@@ -52,6 +53,8 @@ class TransferOptions:
                                      "earlier stage gets half of the next")
     batch_size: int = option(64, "batch size")
     augment: str = option("flip", "batch augmentation while training (not for feature extraction)")
+    bn: str = option("frozen", "fine-tune: batch-norm statistics 'frozen' (the pretrained running statistics) or "
+                               "'train' (re-estimated from batches)")
     mean: list[float] = option([], "override the weights' normalization mean (e.g. 0.5,0.5,0.5)")
     std: list[float] = option([], "override the weights' normalization std")
     classes: list[str] = option([], "keep only these classes")
@@ -86,6 +89,29 @@ def prepare(data: Dataset, pre: dict[str, Any], per_class: int = 0, seed: int = 
                                mean=tuple(pre["mean"]), std=tuple(pre["std"]))
 
 
+def resolve_pretrained(opts: TransferOptions, settings: Settings) -> str:
+    """Point `opts` at ImageNet weights already on this machine; returns a sentence for the report.
+
+    `--backbone auto` is resnet18 when its ImageNet weights are here (torch's cache, or torchvision's file in the
+    weights folder), else the first architecture of AUTO_BACKBONES with ImageNet weights in the weights folder, else
+    resnet18 to be downloaded. A named backbone with `--weights imagenet` also finds torchvision's file there.
+    """
+    auto = opts.backbone == "auto"
+    if opts.weights != "imagenet":
+        if auto:
+            raise ConfigError("--backbone auto chooses among ImageNet weights; with --weights "
+                              f"{opts.weights!r} name the backbone (e.g. --backbone resnet18)")
+        return ""
+    found = find_any_imagenet(settings.weights_dir) if auto else find_imagenet(opts.backbone, settings.weights_dir)
+    if found is None:
+        opts.backbone = AUTO_BACKBONES[0] if auto else opts.backbone
+        return f"Pretrained weights: torchvision's ImageNet {opts.backbone} (weights API)."
+    opts.backbone, opts.weights = found.backbone, found.weights
+    if found.mean and not opts.mean:
+        opts.mean, opts.std = list(found.mean), list(found.std)
+    return f"Pretrained weights: {found.about}."
+
+
 def load_for_backbone(name: str, settings: Settings, opts: TransferOptions) -> tuple[Dataset, dict[str, Any]]:
     from neuralab.data import load_dataset
 
@@ -111,8 +137,15 @@ def _stage_of(name: str, spec: BackboneSpec) -> int | None:
     return None
 
 
-def set_trainable(model: nn.Module, spec: BackboneSpec, strategy: str, unfreeze: int = 0) -> tuple[int, int]:
-    """requires_grad per strategy; returns (trainable, total) parameter counts."""
+def set_trainable(model: nn.Module, spec: BackboneSpec, strategy: str, unfreeze: int = 0,
+                  bn: str = "train") -> tuple[int, int]:
+    """requires_grad per strategy; returns (trainable, total) parameter counts.
+
+    Batch norm of frozen stages always keeps its running statistics. bn="frozen" keeps them in trained stages too
+    (their scale and shift still learn): on a few hundred images, batch statistics are noisy estimates that pull
+    pretrained features away from what the next layer expects (Keras' fine-tuning guide advises the same), and
+    checkpoints with batch norm folded into the convolutions have no statistics to re-estimate at all.
+    """
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}. Known: {list(STRATEGIES)}")
     n = len(spec.stages)
@@ -125,7 +158,9 @@ def set_trainable(model: nn.Module, spec: BackboneSpec, strategy: str, unfreeze:
         p.requires_grad = (stage if stage is not None else n - 1) >= first_trainable
         total += p.numel()
         trainable += p.numel() if p.requires_grad else 0
-    _freeze_frozen_batchnorm(unwrap(model))
+    if bn not in BN_MODES:
+        raise ConfigError(f"--bn must be one of {list(BN_MODES)}. Received: {bn!r}")
+    _freeze_frozen_batchnorm(unwrap(model), every=bn == "frozen")
     return trainable, total
 
 
@@ -133,15 +168,16 @@ def _keep_eval(module: nn.Module, _inputs: Any) -> None:
     module.training = False
 
 
-def _freeze_frozen_batchnorm(model: nn.Module) -> None:
-    """BN layers whose parameters are frozen use (and keep) their running statistics even in train mode."""
+def _freeze_frozen_batchnorm(model: nn.Module, every: bool = False) -> None:
+    """BN layers whose parameters are frozen (or every BN layer) use and keep their running statistics even in
+    train mode."""
     for m in model.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             hooks = getattr(m, "_neuralab_eval_hook", None)
             if hooks is not None:
                 hooks.remove()
                 m._neuralab_eval_hook = None
-            if m.weight is not None and not m.weight.requires_grad:
+            if every or (m.weight is not None and not m.weight.requires_grad):
                 m._neuralab_eval_hook = m.register_forward_pre_hook(_keep_eval)
 
 
@@ -202,7 +238,7 @@ def extract_features(model: nn.Module, spec: BackboneSpec, data: Dataset, device
 def _train_config(opts: TransferOptions, dataset: str, epochs: int, lr: float, seed: int, augment: str) -> TrainConfig:
     return TrainConfig(dataset=dataset, model=opts.backbone, epochs=max(1, epochs), batch_size=opts.batch_size,
                        optimizer="adamw", lr=lr, weight_decay=0.01, schedule="cosine", augment=augment, seed=seed,
-                       eval_batch_size=256)
+                       eval_batch_size=256)  # photo-sized inputs on a CPU: the Trainer takes 16
 
 
 def _image_meta(opts: TransferOptions, data: Dataset, model_args: dict[str, Any], strategy: str) -> dict[str, Any]:
@@ -244,9 +280,10 @@ def run_strategy(strategy: str, data: Dataset, opts: TransferOptions, settings: 
         if strategy == "fine-tune" and opts.head_epochs > 0 and weights != "none":
             set_trainable(model, spec, "feature-extraction")
             warm = Trainer(model, data, _train_config(opts, data.name, opts.head_epochs, opts.lr, seed, opts.augment),
-                           run.child("head-warmup"), device, meta={"model_args": model_args}, log=log)
+                           run.child("head-warmup"), device, meta={"model_args": model_args}, log=log, test=False)
             warm.fit()
-        trainable, _ = set_trainable(model, spec, strategy, opts.unfreeze)
+        bn = "train" if strategy == "scratch" else opts.bn  # from scratch there are no statistics to keep
+        trainable, _ = set_trainable(model, spec, strategy, opts.unfreeze, bn=bn)
         cfg = _train_config(opts, data.name, opts.epochs, opts.lr, seed, opts.augment)
         trainer = Trainer(model, data, cfg, run, device, meta={"model_args": model_args}, log=log)
         if strategy == "fine-tune":
