@@ -120,3 +120,15 @@ def test_torchmetrics_summary_and_fresh_process_evaluation(settings):
     fresh = json.loads(out.stdout)
     assert fresh["accuracy"] == pytest.approx(test["accuracy"], abs=1e-12)
     assert fresh["confusion"] == test["confusion"]
+
+
+def test_limit_eval_validates_and_tests_on_a_random_subset_and_one_test_pass_gives_every_metric(settings):
+    _, full, whole = train(cfg(epochs=1), settings, log=lambda s: None)
+    _, quick, part = train(cfg(epochs=1, limit_eval=50), settings, log=lambda s: None)
+    assert len(part.data.val) == 50 and len(part.data.test) == 50 and len(whole.data.test) > 50
+    assert len(set(part.data.test.y.tolist())) > 5  # drawn at random, not the first 50 of a sorted split
+    assert sum(map(sum, quick["test"]["confusion"])) == 50
+    # the loss and accuracy from the one prediction pass agree with a separate evaluation pass
+    loss, metrics = whole.evaluate("test")
+    assert full["test"]["loss"] == pytest.approx(loss, rel=1e-5)
+    assert full["test"]["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-6)

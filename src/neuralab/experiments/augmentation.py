@@ -12,6 +12,7 @@ import torch
 from neuralab.config import option
 from neuralab.data.augment import build
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
+from neuralab.experiments.shared import QUICK_EVAL, quick_note
 from neuralab.report.markdown import table
 from neuralab.report.plots import plot_compare, plt
 from neuralab.train import TrainConfig, train
@@ -54,7 +55,8 @@ def augmentation(cfg: AugmentationConfig, ctx: Context) -> dict:
     for name, spec in VARIANTS.items():
         for s in range(seeds):
             tcfg = TrainConfig(dataset=cfg.dataset, model=cfg.model, epochs=epochs, batch_size=128, lr=1e-3,
-                               augment=spec, seed=cfg.seed + s, limit_train=limit, eval_batch_size=500)
+                               augment=spec, seed=cfg.seed + s, limit_train=limit, eval_batch_size=500,
+                               limit_eval=QUICK_EVAL if cfg.quick else 0)
             run, summary, trainer = train(tcfg, ctx.settings, run=ctx.run.child(f"{name}-seed{cfg.seed + s}"),
                                           log=ctx.log)
             data = trainer.data
@@ -74,7 +76,7 @@ def augmentation(cfg: AugmentationConfig, ctx: Context) -> dict:
                      f"{100 * np.mean([r['gap'] for r in rs]):.1f}"])
     best = max(means, key=means.get)
     report = "\n\n".join([
-        "# augmentation", f"{cfg.model} on {cfg.dataset}, {epochs} epochs, {seeds} seed(s) per variant.",
+        "# augmentation", f"{cfg.model} on {cfg.dataset}, {epochs} epochs, {seeds} seed(s) per variant.{quick_note(cfg.quick)}",
         table(["variant", "ops", "test accuracy % (mean ± std)", "train−val gap (points)"], rows),
         f"Best: **{best}** ({means[best]:.2f}%), {means[best] - means['none']:+.2f} points over no augmentation. "
         + ("Augmentation narrows the train–validation gap: the net sees new variants of each image every epoch."

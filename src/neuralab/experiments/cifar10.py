@@ -11,7 +11,7 @@ import torch
 from neuralab.config import option
 from neuralab.data.loader import BatchLoader
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
-from neuralab.experiments.shared import evaluate_images
+from neuralab.experiments.shared import QUICK_EVAL, evaluate_images, quick_note
 from neuralab.report.markdown import table
 from neuralab.report.plots import image_grid, plot_curves
 from neuralab.train import TrainConfig, train
@@ -37,7 +37,8 @@ def cifar10(cfg: Cifar10Config, ctx: Context) -> dict:
     tcfg = TrainConfig(dataset=cfg.dataset, model=cfg.model, model_args=cfg.model_args,
                        epochs=1 if cfg.quick else cfg.epochs, batch_size=cfg.batch_size, optimizer="adam",
                        lr=cfg.lr, schedule="cosine", augment=cfg.augment, seed=cfg.seed,
-                       limit_train=5000 if cfg.quick else 0, eval_batch_size=500)
+                       limit_train=5000 if cfg.quick else 0, eval_batch_size=500,
+                       limit_eval=QUICK_EVAL if cfg.quick else 0)
     run, summary, trainer = train(tcfg, ctx.settings, run=ctx.run.child("train"), log=ctx.log)
     data = trainer.data
     ev = evaluate_images(ctx.run, trainer.eval_model, data, pick_device(ctx.settings.device))
@@ -60,7 +61,7 @@ def cifar10(cfg: Cifar10Config, ctx: Context) -> dict:
         "# cifar10",
         f"{cfg.model} ({summary['params']:,} parameters) trained {summary['epochs_run']} epochs on "
         f"{len(trainer.train_loader.x)} images of {data.source} with augmentation `{cfg.augment}` in "
-        f"{summary['train_seconds']:.0f} s on {summary['device']}.",
+        f"{summary['train_seconds']:.0f} s on {summary['device']}.{quick_note(cfg.quick)}",
         f"**Test accuracy {100 * ev['accuracy']:.2f}%** (best validation epoch {summary['best_epoch']}).",
         "![curves](plots/curves.png)",
         table(["class", "test accuracy"], [[c, f"{100 * a:.1f}%"] for c, a in zip(data.classes, per_class)]),

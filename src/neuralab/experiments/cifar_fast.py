@@ -10,6 +10,7 @@ import numpy as np
 from neuralab.config import option
 from neuralab.data.base import per_class_subset
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
+from neuralab.experiments.shared import QUICK_EVAL, quick_note
 from neuralab.report.markdown import table
 from neuralab.report.plots import plot_compare
 
@@ -33,7 +34,8 @@ def cifar_fast(cfg: CifarFastConfig, ctx: Context) -> dict:
     data = load_dataset(cfg.dataset, ctx.settings)
     seeds, epochs = (1, 1.0) if cfg.quick else (cfg.seeds, cfg.epochs)
     if cfg.quick:
-        data = dataclasses.replace(data, train=per_class_subset(data.train, 500, cfg.seed))
+        data = dataclasses.replace(data, train=per_class_subset(data.train, 500, cfg.seed),
+                                   val=data.val.subset(QUICK_EVAL), test=data.test.subset(QUICK_EVAL))
     results = []
     for s in range(seeds):
         run = ctx.run.child(f"seed{cfg.seed + s}")
@@ -47,7 +49,7 @@ def cifar_fast(cfg: CifarFastConfig, ctx: Context) -> dict:
                                      "validation accuracy (%, mirror TTA)", "fastnet"), "curves")
     ctx.run.write_report("\n\n".join([
         "# cifar-fast", f"fastnet on {data.source} ({len(data.train)} training images), {epochs} epochs, TTA level "
-        f"{cfg.tta}, {seeds} seed(s), device {pick_device(ctx.settings.device)}.",
+        f"{cfg.tta}, {seeds} seed(s), device {pick_device(ctx.settings.device)}.{quick_note(cfg.quick)}",
         table(["seed", "test accuracy %", "train seconds", "images/s"],
               [[cfg.seed + i, f"{100 * r['test']['accuracy']:.2f}", f"{r['train_seconds']:.0f}",
                 f"{r['images_per_second']:.0f}"] for i, r in enumerate(results)]),

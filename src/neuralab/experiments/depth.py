@@ -9,7 +9,7 @@ import numpy as np
 
 from neuralab.config import option
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
-from neuralab.experiments.shared import train_variants
+from neuralab.experiments.shared import QUICK_EVAL, quick_note, train_variants
 from neuralab.models.flops import count_flops
 from neuralab.report.markdown import table
 from neuralab.report.plots import plot_compare
@@ -33,7 +33,8 @@ def depth(cfg: DepthConfig, ctx: Context) -> dict:
     depths, epochs, limit = ([2, 6], 1, 1000) if cfg.quick else (list(cfg.depths), cfg.epochs, cfg.limit_train)
     variants = {f"{kind} d{d}": TrainConfig(dataset=cfg.dataset, model="cnn", model_args=f"depth={d} width=32 {args}",
                                             epochs=epochs, batch_size=128, optimizer="sgd", lr=0.05,
-                                            seed=cfg.seed, limit_train=limit, eval_batch_size=500)
+                                            seed=cfg.seed, limit_train=limit, eval_batch_size=500,
+                                            limit_eval=QUICK_EVAL if cfg.quick else 0)
                 for kind, args in KINDS.items() for d in depths}
     # Plain SGD (no momentum, no adaptive steps) keeps the optimizer from hiding what depth does to gradients.
     res = train_variants(variants, ctx)
@@ -61,7 +62,7 @@ def depth(cfg: DepthConfig, ctx: Context) -> dict:
                       "adds capacity instead of difficulty." if res_bn[-1] > plain[-1] else
                       "With this budget the plain net kept up: the effect shows with more depth or fewer epochs."))
     ctx.run.write_report("\n\n".join([
-        "# depth", f"cnn on {cfg.dataset}, {epochs} epochs each, plain SGD (lr 0.05).",
+        "# depth", f"cnn on {cfg.dataset}, {epochs} epochs each, plain SGD (lr 0.05).{quick_note(cfg.quick)}",
         table(["variant", "conv layers", "test accuracy %", "parameters", "MFLOPs / image", "s / epoch"], rows),
         "## What the numbers show", "\n".join(lines), "![accuracy vs depth](plots/depth.png)"]) + "\n")
     best = max(max(v) for v in acc.values())

@@ -23,11 +23,11 @@ class DetectionConfig(ExperimentConfig):
     dataset: str = option("shapes-det", "shapes-det, digits-det, coco:PATH or voc:PATH")
     model: str = option("ssdlite320_mobilenet_v3_large", "detector name")
     weights_backbone: str = option("none", "MobileNetV3 trunk: 'imagenet' or 'none'")
-    epochs: int = option(R["epochs"], "training epochs, at most (quick: 1)")
-    image_size: int = option(R["image_size"], "square image size (quick: 64)")
-    n_samples: int = option(R["n_samples"], "generated images: a tenth each for validation and test (quick: 24)")
-    train_images: int = option(R["train_images"], "fresh generated training images (quick: the split's own)")
-    time_budget_min: float = option(R["time_budget_min"], "minutes of training, validation included (quick: none)")
+    epochs: int = option(R["epochs"], "training epochs, at most (quick: at most 2)")
+    image_size: int = option(R["image_size"], "square image size")
+    n_samples: int = option(R["n_samples"], "generated images: a tenth each for validation and test (quick: <= 400)")
+    train_images: int = option(R["train_images"], "fresh generated training images (quick: <= 4000)")
+    time_budget_min: float = option(R["time_budget_min"], "minutes of training, validation included (quick: <= 1)")
     lr: float = option(R["lr"], "peak learning rate")
 
 
@@ -35,19 +35,23 @@ class DetectionConfig(ExperimentConfig):
             order=60, demo=False, examples=["neuralab run detection", "neuralab run detection --quick",
                                             "neuralab run detection --dataset digits-det --epochs 20"])
 def detection(cfg: DetectionConfig, ctx: Context) -> dict:
+    # Quick: the recipe on a one-minute clock (which also drives the LR decay), tested on 40 images: enough for the
+    # boxes to land (mAP@0.5 ~0.4 on a loaded 2-core machine); the full recipe reaches 0.997 in ~8 minutes.
+    gen, q = generated(cfg.dataset), cfg.quick
     tcfg = DetectTrainConfig(dataset=cfg.dataset, model=cfg.model, weights_backbone=cfg.weights_backbone,
-                             epochs=1 if cfg.quick else cfg.epochs, image_size=64 if cfg.quick else cfg.image_size,
-                             n_samples=24 if cfg.quick else cfg.n_samples, lr=cfg.lr,
-                             train_images=0 if cfg.quick or not generated(cfg.dataset) else cfg.train_images,
-                             time_budget_min=0 if cfg.quick else cfg.time_budget_min,
-                             batch_size=8 if cfg.quick else R["batch_size"], min_scale=R["min_scale"], seed=cfg.seed)
+                             epochs=min(cfg.epochs, 2) if q else cfg.epochs, image_size=cfg.image_size,
+                             n_samples=min(cfg.n_samples, 400) if q else cfg.n_samples, lr=cfg.lr,
+                             train_images=(min(cfg.train_images, 4000) if q else cfg.train_images) if gen else 0,
+                             time_budget_min=min(cfg.time_budget_min or 1.0, 1.0) if q else cfg.time_budget_min,
+                             batch_size=R["batch_size"], min_scale=R["min_scale"], seed=cfg.seed)
     run, summary, _ = train_detector(tcfg, ctx.settings, run=ctx.run.child("train"), log=ctx.log)
     t = summary["test"]
     rows = [[tcfg.model, tcfg.weights_backbone, tcfg.image_size, summary["images"]["train"], summary["epochs"],
              f"{t['map50']:.3f}", f"{t['map']:.3f}", f"{summary['train_seconds']:.0f}",
              f"{summary['train_images_per_s']:.1f}", f"{summary['wall_minutes']:.1f}"]]
     ctx.run.write_report("\n\n".join([
-        "# detection", f"{tcfg.model} fine-tuned on {cfg.dataset}{' (quick mode)' if cfg.quick else ''}.",
+        "# detection", f"{tcfg.model} fine-tuned on {cfg.dataset}"
+        f"{' (quick mode: a one-minute training budget)' if cfg.quick else ''}.",
         table(["model", "trunk weights", "image size", "train images", "epochs", "test mAP@0.5", "test mAP", "train s",
                "train img/s", "wall min"], rows),
         "![predictions vs ground truth](runs/train/plots/predictions.png)",

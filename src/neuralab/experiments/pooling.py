@@ -9,7 +9,7 @@ import numpy as np
 
 from neuralab.config import option
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
-from neuralab.experiments.shared import mean_std, train_variants
+from neuralab.experiments.shared import QUICK_EVAL, mean_std, quick_note, train_variants
 from neuralab.report.markdown import table
 from neuralab.report.plots import plot_compare
 from neuralab.train import TrainConfig
@@ -37,7 +37,8 @@ def pooling(cfg: PoolingConfig, ctx: Context) -> dict:
     epochs, seeds, limit = (1, 1, 1000) if cfg.quick else (cfg.epochs, cfg.seeds, cfg.limit_train)
     variants = {name: TrainConfig(dataset=cfg.dataset, model="cnn", model_args=f"depth=4 width=32 {args}",
                                   epochs=epochs, batch_size=128, optimizer="adamw", lr=2e-3, weight_decay=wd,
-                                  seed=cfg.seed, limit_train=limit, eval_batch_size=500)
+                                  seed=cfg.seed, limit_train=limit, eval_batch_size=500,
+                                  limit_eval=QUICK_EVAL if cfg.quick else 0)
                 for name, (args, wd) in VARIANTS.items()}
     res = train_variants(variants, ctx, seeds)
     gap = {n: float(np.mean([r["train_acc"][-1] - r["val_acc"][-1] for r in rs])) for n, rs in res.items()}
@@ -59,7 +60,7 @@ def pooling(cfg: PoolingConfig, ctx: Context) -> dict:
              f"- Best test accuracy: {max(test, key=test.get)} ({100 * max(test.values()):.1f}%)."]
     ctx.run.write_report("\n\n".join([
         "# pooling", f"cnn (4 conv layers, width 32, batch norm) on {cfg.dataset}: {epochs} epochs, "
-        f"{limit or 'all'} training images, {seeds} seed(s).",
+        f"{limit or 'all'} training images, {seeds} seed(s).{quick_note(cfg.quick)}",
         table(["variant", "test accuracy %", "final train accuracy %", "train−val gap (points)"], rows),
         "## What the numbers show", "\n".join(lines), "![gap](plots/gap.png)", "![val](plots/val.png)"]) + "\n")
     return {"test": {"accuracy": max(test.values())}, "test_by_variant": test, "gap": gap}

@@ -65,6 +65,13 @@ def strategy_report(run: Run, results: list[dict[str, Any]], title: str, intro: 
     return "\n\n".join(body) + "\n", summary
 
 
+QUICK_EVAL = 2000  # quick mode validates and tests on this many random images (the full CIFAR test set is 10,000)
+
+
+def quick_note(quick: bool) -> str:
+    return f" Quick mode: validation and test on {QUICK_EVAL:,} random images each." if quick else ""
+
+
 def confusion(y_true: Any, y_pred: Any, k: int) -> Any:
     import numpy as np
 

@@ -219,9 +219,11 @@ def train_detector(cfg: DetectTrainConfig, settings: Settings | None = None, run
     settings = settings or Settings.resolve()
     seed_everything(cfg.seed)
     data = load_detection_data(cfg.dataset, settings, cfg.image_size, cfg.n_samples, cfg.train_images)
+    config = {"command": "train-detector", "config": to_dict(cfg), "settings": to_dict(settings)}
     if run is None:
-        run = Run.create(settings.runs_dir, f"{data.name.replace(':', '-')}-{cfg.model.split('_')[0]}",
-                         {"command": "train-detector", "config": to_dict(cfg), "settings": to_dict(settings)})
+        run = Run.create(settings.runs_dir, f"{data.name.replace(':', '-')}-{cfg.model.split('_')[0]}", config)
+    else:  # a child run of an experiment saves the config it really trained with, too
+        run.write_config(config)
     model, _ = build_detector(cfg.model, data.num_classes, cfg.weights, cfg.weights_backbone, cfg.image_size)
     for m in model.modules():
         # SSDLite's batch norms track statistics with momentum 0.03 (made for 600-epoch COCO runs); in a run of a

@@ -9,6 +9,8 @@ model chosen on validation.
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import os
 import sys
@@ -42,6 +44,9 @@ class Trainer:
     def __init__(self, model: nn.Module, data: Dataset, cfg: TrainConfig, run: Run, device: torch.device,
                  meta: dict[str, Any] | None = None, log: Callable[[str], None] = print, world: World = World(),
                  report: bool = True, test: bool = True):
+        if cfg.limit_eval:  # quick runs: a random subset of validation and test (reports say how many)
+            data = dataclasses.replace(data, val=data.val.subset(cfg.limit_eval),
+                                       test=data.test.subset(cfg.limit_eval))
         self.model, self.data, self.cfg, self.run, self.device = model.to(device), data, cfg, run, device
         self.world = world
         # report=False skips the per-run curves figure and report.md (about a second each on a small CPU):
