@@ -9,12 +9,13 @@ selection never touches the data the final number is measured on.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from neuralab.data.base import Split, make_dataset, short_path, split_off
-from neuralab.data.images import cache_key, decode_files, is_image_file, load_cached, probe, save_cached
+from neuralab.data.images import IMAGE_EXTENSIONS, cache_key, decode_files, load_cached, probe, save_cached
 from neuralab.data.registry import DataOptions, register
 from neuralab.errors import DataError, MissingDataError
 
@@ -22,11 +23,21 @@ VAL_NAMES = ("val", "valid", "validation")
 DEFAULT_SIZE = 224  # when images differ in size and no --image-size is given
 
 
+def image_files(folder: Path) -> list[Path]:
+    """Image files under `folder` (recursively) in Path order. os.walk and string keys instead of rglob and Path
+    comparisons: CIFAR-10's 60,000 files are listed about three times faster."""
+    found = []
+    for dirpath, _, names in os.walk(folder):
+        found += [os.path.join(dirpath, n) for n in names
+                  if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS and not n.startswith(".")]
+    return [Path(f) for f in sorted(found, key=lambda f: f.split(os.sep))]
+
+
 def list_classes(folder: Path) -> dict[str, list[Path]]:
     """{class name: sorted image files} for each sub-folder; an empty class folder is an error."""
     classes = {}
     for d in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files = sorted(p for p in d.rglob("*") if p.is_file() and is_image_file(p))
+        files = image_files(d)
         if not files:
             raise DataError(f"class folder {d} has no image files (looked for .jpg, .png, ...). "
                             f"Remove it or add images.")
