@@ -20,23 +20,9 @@ from neuralab.config import Settings
 from neuralab.data.base import Split, make_dataset
 from neuralab.device import pick_device
 from neuralab.models import create_model
-from neuralab.models.flops import count_flops
+from neuralab.models.flops import count_flops, matmul_gflops
 from neuralab.runs import Run
 from neuralab.train.fast import FastConfig, train_fast
-
-
-def matmul_gflops(device: torch.device, n: int = 2048, reps: int = 20) -> float:
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    for _ in range(3):
-        a @ b
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
 
 
 def cifar():

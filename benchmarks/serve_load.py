@@ -35,6 +35,7 @@ import torch
 from PIL import Image
 
 from neuralab.models import create_model
+from neuralab.models.flops import count_flops, matmul_gflops
 from neuralab.serve.backends import OnnxBackend, TorchBackend, cpu_count, default_threads
 from neuralab.serve.export import export_onnx
 from neuralab.train.checkpoint import save_model
@@ -178,6 +179,12 @@ def main() -> None:
             print(f"direct, model only, batch 1, {n} thread(s) (median of 40, in turn): torch {ms['torch']:.1f} ms "
                   f"(contiguous input: {ms['contiguous']:.1f} ms), onnxruntime {ms['onnxruntime']:.1f} ms -> "
                   f"onnxruntime {ms['torch'] / ms['onnxruntime']:.2f}x faster", flush=True)
+            torch.set_num_threads(n)
+            peak, gflop = matmul_gflops(torch.device("cpu"), n=1024), count_flops(model, (3, 224, 224)) / 1e9
+            print(f"  {gflop:.2f} GFLOP per image: torch runs at {gflop / ms['torch'] * 1000:.0f} GFLOP/s, onnxruntime "
+                  f"at {gflop / ms['onnxruntime'] * 1000:.0f}, this machine's fp32 matmul at {peak:.0f} GFLOP/s "
+                  f"({n} thread(s)): an engine doing every fp32 multiply-add (no Winograd, no int8) can be at most "
+                  f"{peak * ms['torch'] / (gflop * 1000):.2f}x faster than this torch", flush=True)
         services = [start(run, b, m, args) for b in ("torch", "onnxruntime") for m in (True, False)]
         try:
             for svc in services:

@@ -1,6 +1,9 @@
-"""Counting floating-point operations of a forward pass (multiply-adds x 2) for conv and linear layers."""
+"""Counting floating-point operations of a forward pass (multiply-adds x 2) for conv and linear layers, and the
+machine's measured matmul rate they are compared against."""
 
 from __future__ import annotations
+
+import time
 
 import torch
 from torch import nn
@@ -31,3 +34,19 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
             h.remove()
         model.train(was_training)
     return total
+
+
+def matmul_gflops(device: torch.device, n: int = 2048, reps: int = 20) -> float:
+    """This machine's fp32 matmul rate (GFLOP/s) at the current thread count: the practical ceiling a convolution
+    engine approaches, measured in the same run as the figures compared with it."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(3):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
