@@ -50,7 +50,8 @@ def weights_here(settings: Settings) -> str:
             f"(--weights-dir, $NEURALAB_WEIGHTS) or in torch's cache")
 
 
-@experiment("cats-dogs", CatsDogsConfig, "mini-project 3: fine-tune a pretrained ResNet on cats vs dogs",
+@experiment("cats-dogs", CatsDogsConfig, "mini-project 3: fine-tune an ImageNet network (ResNet-18 by default) on "
+                                        "cats vs dogs",
             needs=("|".join(DATASETS),), ready=weights_here, order=45, examples=[
                 "neuralab run cats-dogs", "neuralab run cats-dogs --dataset imagefolder:~/my-cats-and-dogs",
                 "neuralab run cats-dogs --backbone mobilenet_v2 --weights mnv2.pth --mean 0.5,0.5,0.5 "
