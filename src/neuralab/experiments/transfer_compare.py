@@ -11,7 +11,8 @@ from neuralab.config import option
 from neuralab.errors import ConfigError
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
 from neuralab.experiments.shared import strategy_report
-from neuralab.train.transfer import STRATEGIES, TransferOptions, load_for_backbone, prepare, run_strategy
+from neuralab.train.transfer import (STRATEGIES, TransferOptions, load_for_backbone, prepare, resolve_pretrained,
+                                     run_strategy)
 
 
 @dataclass
@@ -33,6 +34,8 @@ def transfer_compare(cfg: TransferCompareConfig, ctx: Context) -> dict:
     unknown = [s for s in cfg.strategies if s not in STRATEGIES]
     if unknown:
         raise ConfigError(f"unknown strategies {unknown}. Known: {list(STRATEGIES)}")
+    about_weights = resolve_pretrained(cfg, ctx.settings)  # ImageNet weights from the weights folder too
+    ctx.log(f"[transfer-compare] {cfg.backbone}. {about_weights}")
     data, pre = load_for_backbone(cfg.dataset, ctx.settings, cfg)
     sizes = [200] if cfg.quick else list(cfg.sizes)
     if cfg.quick:
@@ -48,6 +51,7 @@ def transfer_compare(cfg: TransferCompareConfig, ctx: Context) -> dict:
                             "trainable": summary["trainable_params"], "run": run.path.name})
     report, summary = strategy_report(ctx.run, results, "transfer-compare",
                                       f"{cfg.backbone} (weights: {cfg.weights}) on {data.source}: classes "
-                                      f"{data.classes}, {len(data.test)} test images at {pre['crop']} px.")
+                                      f"{data.classes}, {len(data.test)} test images at {pre['crop']} px. "
+                                      f"{about_weights}")
     ctx.run.write_report(report)
     return summary
