@@ -47,3 +47,16 @@ def test_pooling_and_depth_quick_on_a_tiny_folder(tmp_path):
         assert "What the numbers show" in report and "|" in report
     depth = json.loads(next((tmp_path / "depth").iterdir()).joinpath("summary.json").read_text())
     assert depth["depths"] == [2, 6] and set(depth["accuracy"]) == {"plain", "batch norm", "batch norm + residual"}
+
+
+def test_cifar_fast_quick_on_a_tiny_folder_with_and_without_the_validation_images(tmp_path):
+    root = write_image_folder(tmp_path / "mini", classes=CLASSES, per_class=10, size=(32, 32))
+    for extra in ([], ["--full-train"]):
+        runs = tmp_path / ("full" if extra else "held-out")
+        assert main(["run", "cifar-fast", "--dataset", f"imagefolder:{root}", "--quick", "--runs-dir", str(runs),
+                     *extra]) == 0
+        (run,) = [p for p in runs.iterdir() if p.name.endswith("cifar-fast")]
+        report = (run / "report.md").read_text()
+        assert "Mean test accuracy" in report and (run / "plots" / "curves.png").is_file()
+        n_train = int(report.split(" training images")[0].rsplit("(", 1)[1])
+        assert n_train == (30 if extra else 27)  # 10 per class; 10% held out for validation unless --full-train

@@ -46,3 +46,14 @@ def test_fast_recipe_learns_writes_a_checkpoint_and_repeats(tmp_path):
         torch.tensor(data.std).view(1, 3, 1, 1)
     acc = (predict_tta(model, x, 2).argmax(1).numpy() == data.test.y).mean()
     assert abs(acc - summaries[1]["test"]["accuracy"]) < 1e-6
+
+
+def test_full_train_folds_validation_into_training_and_skips_the_validation_pass(tmp_path):
+    data = tiny()
+    run = Run.create(tmp_path, "full")
+    summary = train_fast(create_model("fastnet", (3, 32, 32), 2), data,
+                         FastConfig(epochs=1, batch_size=64, tta=0, full_train=True), run, torch.device("cpu"),
+                         log=lambda m: None)
+    assert summary["train_images"] == len(data.train) + len(data.val)
+    assert run.metrics("val") == []  # the validation images were trained on: no per-epoch "validation" figure
+    assert [r["epoch"] for r in run.metrics("train")] == [1]

@@ -30,6 +30,12 @@ class Split:
     def take(self, idx: np.ndarray) -> "Split":
         return Split(self.x[idx], self.y[idx])
 
+    def concat(self, other: "Split") -> "Split":
+        """This split followed by `other` (e.g. training + validation images for a final run)."""
+        if self.x.shape[1:] != other.x.shape[1:]:
+            raise DataError(f"cannot join splits of shapes {self.x.shape[1:]} and {other.x.shape[1:]}")
+        return Split(np.concatenate([self.x, other.x]), np.concatenate([self.y, other.y]))
+
     def subset(self, n: int, seed: int = 0) -> "Split":
         """`n` examples drawn at random (kept in their order); all of them when n is 0 or too large.
 
