@@ -100,7 +100,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--dataloader-batches", type=int, default=20, help="0 skips the DataLoader comparison")
     ap.add_argument("--hold-out-val", action="store_true",
-                    help="train on 45,000 images (5,000 held out) instead of all 50,000, as airbench does")
+                    help="train on 45,000 images (5,000 held out) instead of airbench's all 50,000")
     ap.add_argument("--runs-dir", default="/tmp/neuralab-bench")
     args = ap.parse_args()
     device = pick_device(args.device)
@@ -115,7 +115,8 @@ def main() -> None:
     for s in range(args.first_seed, args.first_seed + args.seeds):
         run = Run.create(args.runs_dir, f"cifar-speed-seed{s}")
         summary = train_fast(create_model("fastnet", data.input_shape, 10), data,
-                             FastConfig(epochs=args.epochs, seed=s, full_train=not args.hold_out_val), run, device, log=lambda m: None)
+                             FastConfig(epochs=args.epochs, seed=s, full_train=not args.hold_out_val), run, device,
+                             log=lambda m: None)
         accs.append(summary["test"]["accuracy"])
         secs.append(summary["train_seconds"])
         rates.append(summary["images_per_second"])

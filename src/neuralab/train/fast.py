@@ -84,7 +84,8 @@ def train_fast(model: nn.Module, data: Dataset, cfg: FastConfig, run: Run, devic
     train = data.train.concat(data.val) if cfg.full_train else data.train
     x = _normalize(train.x, data, device)
     y = torch.from_numpy(train.y).to(device)
-    xv, yv = _normalize(data.val.x, data, device), torch.from_numpy(data.val.y).to(device)
+    if not cfg.full_train:  # with full_train the validation images are already in x: no second copy
+        xv, yv = _normalize(data.val.x, data, device), torch.from_numpy(data.val.y).to(device)
     whiten = next(m for m in model.modules() if isinstance(m, PatchWhitening))
     whiten.fit(x[:5000])
 
