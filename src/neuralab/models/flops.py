@@ -36,10 +36,10 @@ def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     return total
 
 
-def matmul_gflops(device: torch.device, n: int = 2048, reps: int = 20) -> float:
-    """This machine's fp32 matmul rate (GFLOP/s) at the current thread count: the practical ceiling a convolution
-    engine approaches, measured in the same run as the figures compared with it."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+def matmul_gflops(device: torch.device, n: int = 2048, reps: int = 20, dtype: torch.dtype = torch.float32) -> float:
+    """This machine's matmul rate (GFLOP/s) in `dtype` at the current thread count: the practical ceiling a
+    convolution engine in that dtype approaches, measured in the same run as the figures compared with it."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
     if device.type == "cuda":
