@@ -1,14 +1,22 @@
 """Fast CIFAR-10 training: accuracy, wall time, images/s and achieved GFLOP/s against this machine's measured
-matmul GFLOP/s (same run), plus the time per epoch of the same net fed by a standard DataLoader + per-sample
-transforms.v2 pipeline.
+matmul GFLOP/s (same run, same dtype as the training), plus the time per epoch of the same net fed by a standard
+DataLoader + per-sample transforms.v2 pipeline.
 
-    python benchmarks/cifar_speed.py [--epochs 10] [--seeds 1] [--first-seed 0] [--device auto|cpu|cuda] [--dataloader-batches 20]
-                                     [--hold-out-val]
+    python benchmarks/cifar_speed.py [--epochs 9.9] [--seeds 1] [--first-seed 0] [--device auto|cpu|cuda]
+                                     [--precision auto|float32|bfloat16] [--model-args 'widths=...']
+                                     [--dataloader-batches 10] [--hold-out-val]
 
-Trains on all 50,000 training images (airbench's protocol) unless --hold-out-val; tests once on the 10,000 test images.
+Trains on all 50,000 training images (airbench's protocol) unless --hold-out-val; tests once on the 10,000 test
+images. `--precision auto` computes in bf16 on GPUs and on CPUs with Intel AMX (see neuralab.device), where the
+ceiling is the bf16 matmul rate; both matmul rates are printed.
+
+The loader comparison times `--dataloader-batches` training steps of each pipeline on the same net and dtype and
+scales them to an epoch: (1) torch's DataLoader (2 workers) with per-sample transforms.v2 crop + flip + normalize,
+(2) ours (`EpochBatches`: the normalized set on the device, batched flips and translations), and (3) where the
+training dtype is not fp32, the textbook pipeline end to end: the DataLoader feeding the net in fp32.
 
 Needs CIFAR-10 (NEURALAB_DATA with cifar-10-batches-py/ or cifar10-jpeg/); without it, random images measure speed
-only. Last line: `ratio: <achieved training GFLOP/s / measured matmul GFLOP/s>` (target >= 0.5).
+only. Last line: `ratio: <achieved training GFLOP/s / measured matmul GFLOP/s in the training dtype>` (target >= 0.5).
 """
 
 from __future__ import annotations
@@ -21,11 +29,12 @@ import torch
 
 from neuralab.config import Settings
 from neuralab.data.base import Split, make_dataset
-from neuralab.device import pick_device
+from neuralab.device import autocast, pick_device, resolve_precision
 from neuralab.models import create_model
 from neuralab.models.flops import count_flops, matmul_gflops
 from neuralab.runs import Run
-from neuralab.train.fast import FastConfig, train_fast
+from neuralab.train.config import parse_model_args
+from neuralab.train.fast import EpochBatches, FastConfig, normalize, train_fast
 
 
 def cifar():
@@ -41,8 +50,8 @@ def cifar():
         return d, f"random images (no CIFAR-10: {type(e).__name__}); accuracy is meaningless"
 
 
-def dataloader_epoch_seconds(data, device: torch.device, batches: int) -> tuple[float, float]:
-    """(seconds per epoch extrapolated from `batches` steps, the same for our in-memory path)."""
+def epoch_seconds(data, device: torch.device, dtype: torch.dtype, batches: int, model_args: dict) -> dict[str, float]:
+    """Seconds per training epoch (extrapolated from `batches` steps after one warm-up step) of each pipeline."""
     from torch.utils.data import DataLoader
     from torchvision.transforms import v2
 
@@ -56,33 +65,36 @@ def dataloader_epoch_seconds(data, device: torch.device, batches: int) -> tuple[
         def __getitem__(self, i):
             return tf(torch.from_numpy(data.train.x[i])), int(data.train.y[i])
 
-    model = create_model("fastnet", data.input_shape, 10).to(device).to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.85, nesterov=True)
-    steps_per_epoch = len(data.train) // 1024
+    steps_per_epoch = len(data.train) / 1024
 
-    def step(xb, yb):
-        loss = torch.nn.functional.cross_entropy(model(xb.to(device).contiguous(memory_format=torch.channels_last)),
-                                                 yb.to(device))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    def timed(batch_iter, step_dtype: torch.dtype) -> float:
+        model = create_model("fastnet", data.input_shape, 10, **model_args).to(device)
+        model = model.to(memory_format=torch.channels_last)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.85, nesterov=True)
 
-    loader = iter(DataLoader(PerSample(), batch_size=1024, shuffle=True, num_workers=2, drop_last=True))
-    step(*next(loader))
-    t0 = time.perf_counter()
-    for _ in range(batches):
-        step(*next(loader))
-    theirs = (time.perf_counter() - t0) / batches * steps_per_epoch
-    from neuralab.data.augment import build
-    from neuralab.data.loader import BatchLoader
+        def step(xb, yb):
+            with autocast(device, dtype=step_dtype):
+                out = model(xb.to(device).contiguous(memory_format=torch.channels_last))
+            loss = torch.nn.functional.cross_entropy(out.float(), yb.to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
 
-    ours_loader = iter(BatchLoader(data.train, 1024, shuffle=True, augment=build("flip,crop"), mean=data.mean,
-                                   std=data.std, device=device))
-    step(*next(ours_loader))
-    t0 = time.perf_counter()
-    for _ in range(batches):
-        step(*next(ours_loader))
-    return theirs, (time.perf_counter() - t0) / batches * steps_per_epoch
+        step(*next(batch_iter))
+        t0 = time.perf_counter()
+        for _ in range(batches):
+            step(*next(batch_iter))
+        return (time.perf_counter() - t0) / batches * steps_per_epoch
+
+    def dataloader():
+        return iter(DataLoader(PerSample(), batch_size=1024, shuffle=True, num_workers=2, drop_last=True))
+
+    x = normalize(data.train.x, data, device, dtype)
+    ours = EpochBatches(x, torch.from_numpy(data.train.y).to(device), 1024, torch.Generator().manual_seed(0), 2)
+    out = {"dataloader": timed(dataloader(), dtype), "ours": timed(ours.epoch(1), dtype)}
+    if dtype != torch.float32:
+        out["dataloader_fp32"] = timed(dataloader(), torch.float32)
+    return out
 
 
 def peak_rss_gib() -> float:
@@ -94,11 +106,14 @@ def peak_rss_gib() -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=float, default=10.0)
+    ap.add_argument("--epochs", type=float, default=FastConfig.epochs)
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed + seeds - 1")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--dataloader-batches", type=int, default=20, help="0 skips the DataLoader comparison")
+    ap.add_argument("--precision", default="auto", help="auto, float32 or bfloat16 (float16 on GPUs)")
+    ap.add_argument("--model-args", default="", help="fastnet arguments, e.g. 'widths=128,384,384'")
+    ap.add_argument("--lr", type=float, default=FastConfig.lr)
+    ap.add_argument("--dataloader-batches", type=int, default=10, help="0 skips the loader comparison")
     ap.add_argument("--hold-out-val", action="store_true",
                     help="train on 45,000 images (5,000 held out) instead of airbench's all 50,000")
     ap.add_argument("--runs-dir", default="/tmp/neuralab-bench")
@@ -106,30 +121,39 @@ def main() -> None:
     device = pick_device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(2)
+    dtype = resolve_precision(args.precision, device)
+    model_args = parse_model_args(args.model_args)
     data, what = cifar()
-    peak = matmul_gflops(device)
-    flops_per_image = 3 * count_flops(create_model("fastnet", data.input_shape, 10), data.input_shape)
-    print(f"device {device}; data {what}; measured matmul {peak:.0f} GFLOP/s; "
-          f"fastnet training ~{flops_per_image / 1e9:.2f} GFLOP per image")
+    peak32 = matmul_gflops(device)
+    peak = matmul_gflops(device, dtype=dtype) if dtype != torch.float32 else peak32
+    flops_per_image = 3 * count_flops(create_model("fastnet", data.input_shape, 10, **model_args), data.input_shape)
+    name = str(dtype).removeprefix("torch.")
+    print(f"device {device}; data {what}; training dtype {name}; measured matmul {peak32:.0f} GFLOP/s fp32"
+          + (f", {peak:.0f} GFLOP/s {name}" if dtype != torch.float32 else "")
+          + f"; fastnet {args.model_args or '(default)'} training ~{flops_per_image / 1e9:.2f} GFLOP per image")
     accs, secs, rates = [], [], []
     for s in range(args.first_seed, args.first_seed + args.seeds):
         run = Run.create(args.runs_dir, f"cifar-speed-seed{s}")
-        summary = train_fast(create_model("fastnet", data.input_shape, 10), data,
-                             FastConfig(epochs=args.epochs, seed=s, full_train=not args.hold_out_val), run, device,
-                             log=lambda m: None)
+        cfg = FastConfig(model_args=args.model_args, lr=args.lr, epochs=args.epochs, seed=s,
+                         full_train=not args.hold_out_val, precision=args.precision)
+        summary = train_fast(data, cfg, run, device, log=lambda m: None)
         accs.append(summary["test"]["accuracy"])
         secs.append(summary["train_seconds"])
         rates.append(summary["images_per_second"])
         print(f"seed {s}: test accuracy {100 * accs[-1]:.2f}%  wall {secs[-1]:.1f} s  {rates[-1]:.0f} images/s  "
-              f"({summary['train_images']} training images)")
+              f"({summary['train_images']} training images, {args.epochs} epochs)", flush=True)
     achieved = np.mean(rates) * flops_per_image / 1e9
     print(f"mean test accuracy {100 * np.mean(accs):.2f} ± {100 * np.std(accs):.2f}% over {args.seeds} seed(s); "
-          f"mean wall {np.mean(secs):.1f} s; achieved {achieved:.1f} GFLOP/s = {achieved / peak:.0%} of matmul")
+          f"mean wall {np.mean(secs):.1f} s; achieved {achieved:.1f} GFLOP/s = {achieved / peak:.0%} of {name} "
+          f"matmul ({achieved / peak32:.0%} of fp32 matmul)")
     print(f"peak memory (RSS) of this process: {peak_rss_gib():.2f} GiB (limit 4 GiB)")
     if args.dataloader_batches > 0:
-        theirs, ours = dataloader_epoch_seconds(data, device, args.dataloader_batches)
-        print(f"epoch time, same net: DataLoader + transforms.v2 {theirs:.1f} s vs in-memory loader {ours:.1f} s "
-              f"({theirs / ours:.2f}x)")
+        t = epoch_seconds(data, device, dtype, args.dataloader_batches, model_args)
+        print(f"epoch time, same net, {name}: DataLoader + transforms.v2 {t['dataloader']:.1f} s vs ours "
+              f"{t['ours']:.1f} s ({t['dataloader'] / t['ours']:.2f}x)")
+        if "dataloader_fp32" in t:
+            print(f"epoch time, textbook pipeline (DataLoader + transforms.v2, fp32) {t['dataloader_fp32']:.1f} s vs "
+                  f"ours ({name}) {t['ours']:.1f} s ({t['dataloader_fp32'] / t['ours']:.2f}x)")
     print(f"ratio: {achieved / peak:.2f}")
 
 
