@@ -23,7 +23,7 @@ from torch import nn
 
 from neuralab.data.base import Dataset, Split
 from neuralab.data.loader import BatchLoader, cpu_inference_batch, use_channels_last
-from neuralab.device import autocast
+from neuralab.device import autocast, resolve_precision
 from neuralab.errors import CheckpointError, NeuralabError, TrainingDiverged
 from neuralab.runs import Run
 from neuralab.train.checkpoint import load_state, save_model, save_state
@@ -55,7 +55,10 @@ class Trainer:
         # test=False for a stage whose model trains on (a head warm-up): the test split is measured once, at the end.
         self.test = test
         self.log = log if world.is_main else (lambda msg: None)
-        self.channels_last = use_channels_last(data.input_shape, device)
+        self.dtype = resolve_precision(cfg.precision, device,
+                                       convolutional=any(isinstance(m, nn.Conv2d) for m in model.modules()))
+        self.channels_last = use_channels_last(data.input_shape, device) or (  # oneDNN's AMX kernels want it
+            len(data.input_shape) == 3 and device.type == "cpu" and self.dtype == torch.bfloat16)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         # What runs the training forward pass: DDP (gradients averaged across ranks) and/or torch.compile.
@@ -119,7 +122,7 @@ class Trainer:
         loader = self.eval_loaders[split] if isinstance(split, str) else BatchLoader(
             split, self.eval_batch_size, device=self.device, mean=self.data.mean, std=self.data.std)
         model = self.eval_model.eval()
-        with autocast(self.device):
+        with autocast(self.device, dtype=self.dtype):
             return torch.cat([model(self._layout(xb)).float() for xb, _ in loader]).cpu()
 
     def _layout(self, xb: torch.Tensor) -> torch.Tensor:
@@ -131,7 +134,7 @@ class Trainer:
         model = self.eval_model.eval()
         loss_sum = correct = abs_err = 0.0
         for xb, yb in loader:
-            with autocast(self.device):
+            with autocast(self.device, dtype=self.dtype):
                 out = model(self._layout(xb))
             if self.classify:
                 loss_sum += F.cross_entropy(out.float(), yb, reduction="sum").item()
@@ -158,7 +161,7 @@ class Trainer:
             for xb, yb in self.train_loader:
                 step = self.train_loader.position
                 xb = self._layout(xb)
-                with autocast(self.device):
+                with autocast(self.device, dtype=self.dtype):
                     out = self.forward(xb)
                 loss = self.loss_fn(out, yb)
                 if any_rank(self.world, not torch.isfinite(loss).item(), self.device):
@@ -307,7 +310,7 @@ class Trainer:
             return {"test": {"loss": tloss, **tmetrics}}
         summary = {"run": self.run.name, "dataset": self.cfg.dataset, "model": self.cfg.model,
                    "params": sum(p.numel() for p in self.model.parameters()), "device": str(self.device),
-                   "world_size": self.world.size,
+                   "world_size": self.world.size, "precision": str(self.dtype).removeprefix("torch."),
                    "epochs_run": self.epoch, "best_epoch": self.best_epoch, "stopped": stopped,
                    "train_seconds": seconds, "val": meta["metrics"], "test": {"loss": tloss, **tmetrics}}
         self.run.write_summary(summary)
