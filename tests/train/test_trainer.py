@@ -132,3 +132,20 @@ def test_limit_eval_validates_and_tests_on_a_random_subset_and_one_test_pass_giv
     loss, metrics = whole.evaluate("test")
     assert full["test"]["loss"] == pytest.approx(loss, rel=1e-5)
     assert full["test"]["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-6)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_a_conv_net_trains_in_either_precision_keeps_fp32_weights_and_repeats_bit_for_bit(settings, precision):
+    kw = dict(model="cnn", model_args="depth=2 width=8", epochs=2, precision=precision)
+    run, summary, _ = train(cfg(name=f"{precision}-a", **kw), settings, log=lambda s: None)
+    assert summary["precision"] == precision and summary["test"]["accuracy"] > 0.5
+    model, _ = load_model(run.path)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    again, _, _ = train(cfg(name=f"{precision}-b", **kw), settings, log=lambda s: None)
+    wa, wb = read(run.checkpoints / "last.safetensors")[0], read(again.checkpoints / "last.safetensors")[0]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa if k.startswith("model."))  # same seed, same weights
+
+
+def test_auto_precision_keeps_dense_nets_in_fp32_on_a_cpu(settings):
+    _, summary, _ = train(cfg(epochs=1), settings, log=lambda s: None)
+    assert summary["precision"] == "float32"
