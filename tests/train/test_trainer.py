@@ -149,3 +149,21 @@ def test_a_conv_net_trains_in_either_precision_keeps_fp32_weights_and_repeats_bi
 def test_auto_precision_keeps_dense_nets_in_fp32_on_a_cpu(settings):
     _, summary, _ = train(cfg(epochs=1), settings, log=lambda s: None)
     assert summary["precision"] == "float32"
+
+
+def test_tta_tests_on_the_mean_of_each_image_and_its_mirror(settings):
+    kw = dict(model="cnn", model_args="depth=2 width=8", epochs=1, precision="float32")
+    _, summary, trainer = train(cfg(tta=True, **kw), settings, log=lambda s: None)
+    model = trainer.eval_model.eval()
+    x = next(iter(trainer.eval_loaders["test"]))[0]
+    with torch.no_grad():
+        expected = 0.5 * model(x) + 0.5 * model(x.flip(-1))
+    assert torch.allclose(trainer.predict("test")[: len(x)], expected, atol=1e-6)
+    assert not torch.allclose(expected, model(x), atol=1e-4)  # the mirror changed something
+
+
+def test_tta_on_points_is_a_clear_error(settings):
+    from neuralab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="mirrors images"):
+        train(cfg(dataset="moons", tta=True), settings, log=lambda s: None)

@@ -25,10 +25,13 @@ class CifarFastConfig(ExperimentConfig):
     model: str = option("fastnet", "model name (registered in neuralab.models)")
     model_args: str = option("", "model keyword arguments, e.g. 'depth=6 width=64 residual=true' for cnn")
     lr: float = option(11.5, "learning rate per 1024 examples: 11.5 suits fastnet (logits scaled by 1/9, BN scales "
-                       "frozen); a net with a plain linear head wants a few times less")
+                       "frozen); other nets need their own tuning (the recipe's weight decay and 64x BN-shift rate "
+                       "assume fastnet's frozen-scale BN)")
     seeds: int = option(3, "independent runs")
     epochs: float = option(10.0, "epochs per run")
     tta: int = option(2, "test-time augmentation level (0, 1, 2)")
+    precision: str = option("auto", "compute dtype: auto (bf16 on GPUs and on CPUs with Intel AMX), float32, "
+                            "bfloat16")
     full_train: bool = option(False, "train on training + validation images (airbench's protocol); the curves then "
                               "show training accuracy, as no held-out images are left")
 
@@ -49,7 +52,7 @@ def cifar_fast(cfg: CifarFastConfig, ctx: Context) -> dict:
     for s in range(seeds):
         run = ctx.run.child(f"seed{cfg.seed + s}")
         fast = FastConfig(model=cfg.model, model_args=cfg.model_args, lr=cfg.lr, epochs=epochs, tta=cfg.tta,
-                          seed=cfg.seed + s, full_train=cfg.full_train)
+                          seed=cfg.seed + s, full_train=cfg.full_train, precision=cfg.precision)
         summary = train_fast(data, fast, run, pick_device(ctx.settings.device), log=ctx.log)
         curve = run.metrics("train" if cfg.full_train else "val")
         results.append({**summary, "curve": [r["metrics"]["accuracy"] for r in curve]})
@@ -61,7 +64,8 @@ def cifar_fast(cfg: CifarFastConfig, ctx: Context) -> dict:
                                       for i, r in enumerate(results)}, what, net), "curves")
     ctx.run.write_report("\n\n".join([
         "# cifar-fast", f"{net} on {data.source} ({results[0]['train_images']} training images), {epochs} epochs, TTA level "
-        f"{cfg.tta}, learning rate {cfg.lr}, {seeds} seed(s), device {pick_device(ctx.settings.device)}.{quick_note(cfg.quick)}",
+        f"{cfg.tta}, learning rate {cfg.lr}, {seeds} seed(s), device {pick_device(ctx.settings.device)}, "
+        f"{results[0]['precision']}.{quick_note(cfg.quick)}",
         table(["seed", "test accuracy %", "train seconds", "images/s"],
               [[cfg.seed + i, f"{100 * r['test']['accuracy']:.2f}", f"{r['train_seconds']:.0f}",
                 f"{r['images_per_second']:.0f}"] for i, r in enumerate(results)]),

@@ -59,6 +59,8 @@ class TrainConfig:
     classes: list[str] = option([], "keep only these classes (image folders), e.g. cat,dog")
     name: str = option("", "run name (default: dataset-model)")
     compile: bool = option(False, "torch.compile the model (pays off on GPUs for long runs)")
+    tta: bool = option(False, "validate and test on the mean of each image's and its mirror's logits (for data "
+                       "whose labels survive a left-right flip, such as CIFAR-10; not digits)")
     precision: str = option("auto", "compute dtype: auto (bf16 on GPUs; on CPUs with Intel AMX for conv nets, "
                             "~3-4x faster there; else float32), float32, bfloat16, float16 (GPU)")
 

@@ -18,8 +18,9 @@ Compared with the general Trainer, it
 `full_train` folds the validation images into training, as airbench does (its 94.0% is for all 50,000 CIFAR-10
 training images); the test set stays untouched and is used once, at the end.
 
-The defaults are tuned for fastnet, whose logits are scaled down by 9 and whose BN scales are frozen; a net with an
-ordinary linear head (such as `cnn`) wants a learning rate a few times lower (see `neuralab run cifar-fast --help`).
+The defaults are tuned for fastnet, whose logits are scaled down by 9 and whose BN scales are frozen. Another net
+needs its own learning rate and weight decay: the 8-layer residual `cnn` at lr 1.5 reached only 19.8% validation
+accuracy after the first of two epochs, where the Trainer's plain Nesterov SGD recipe suits it (see the README).
 """
 
 from __future__ import annotations

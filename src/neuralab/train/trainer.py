@@ -24,7 +24,7 @@ from torch import nn
 from neuralab.data.base import Dataset, Split
 from neuralab.data.loader import BatchLoader, cpu_inference_batch, use_channels_last
 from neuralab.device import autocast, resolve_precision
-from neuralab.errors import CheckpointError, NeuralabError, TrainingDiverged
+from neuralab.errors import CheckpointError, ConfigError, NeuralabError, TrainingDiverged
 from neuralab.runs import Run
 from neuralab.train.checkpoint import load_state, save_model, save_state
 from neuralab.train.config import TrainConfig
@@ -71,6 +71,8 @@ class Trainer:
         if cfg.compile:
             self.forward = torch.compile(self.forward)
         self.classify = data.task == "classification"
+        if cfg.tta and not data.is_image:
+            raise ConfigError(f"--tta mirrors images left-right; {cfg.dataset} is not an image dataset")
         train = data.train.subset(cfg.limit_train)
         aug = None
         if data.is_image and cfg.augment not in ("", "none"):
@@ -122,8 +124,13 @@ class Trainer:
         loader = self.eval_loaders[split] if isinstance(split, str) else BatchLoader(
             split, self.eval_batch_size, device=self.device, mean=self.data.mean, std=self.data.std)
         model = self.eval_model.eval()
+        return torch.cat([self._infer(model, self._layout(xb)) for xb, _ in loader]).cpu()
+
+    def _infer(self, model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+        """fp32 outputs of an evaluation batch; with `tta`, the mean of the images' and their mirrors' logits."""
         with autocast(self.device, dtype=self.dtype):
-            return torch.cat([model(self._layout(xb)).float() for xb, _ in loader]).cpu()
+            out = model(xb).float()
+            return 0.5 * out + 0.5 * model(xb.flip(-1)).float() if self.cfg.tta else out
 
     def _layout(self, xb: torch.Tensor) -> torch.Tensor:
         return xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb
@@ -134,8 +141,7 @@ class Trainer:
         model = self.eval_model.eval()
         loss_sum = correct = abs_err = 0.0
         for xb, yb in loader:
-            with autocast(self.device, dtype=self.dtype):
-                out = model(self._layout(xb))
+            out = self._infer(model, self._layout(xb))
             if self.classify:
                 loss_sum += F.cross_entropy(out.float(), yb, reduction="sum").item()
                 correct += (out.argmax(1) == yb).sum().item()
