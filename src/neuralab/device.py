@@ -51,6 +51,13 @@ def resolve_precision(name: str, device: torch.device, convolutional: bool = Tru
     return getattr(torch, name)
 
 
+def grad_scaler(device: torch.device, dtype: torch.dtype) -> torch.amp.GradScaler:
+    """Loss scaling for fp16, whose 5 exponent bits flush small gradients to zero: the loss is multiplied before
+    backward and the gradients divided before the step (steps with inf/NaN gradients are skipped and the scale
+    lowered). bf16 has fp32's exponent range and needs none, so for every other dtype this is a pass-through."""
+    return torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+
+
 def autocast(device: torch.device, enabled: bool = True, dtype: torch.dtype | None = None) -> Any:
     """Mixed precision in `dtype`; without one, on GPUs only (bf16 where supported, else fp16). float32 (or
     enabled=False) is a no-op context, so callers need no branch."""

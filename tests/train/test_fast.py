@@ -141,3 +141,15 @@ def test_cutout_in_the_recipe_trains(tmp_path):
                          log=lambda m: None)
     assert json.loads((run.path / "config.json").read_text())["config"]["cutout"] == 8
     assert 0.0 <= summary["test"]["accuracy"] <= 1.0
+
+
+def test_fp16_with_loss_scaling_learns(tmp_path, monkeypatch):
+    """GPUs without bf16 train in fp16 with a GradScaler; a CPU refuses fp16, so the test forces it (on a small cnn:
+    CPU fp16 convolutions are emulated and slow)."""
+    import neuralab.train.fast as fast
+
+    monkeypatch.setattr(fast, "resolve_precision", lambda *a, **k: torch.float16)
+    run = Run.create(tmp_path, "fp16")
+    cfg = FastConfig(model="cnn", model_args="depth=2 width=8 residual=true", lr=3.0, epochs=4, batch_size=64, tta=1)
+    summary = train_fast(tiny(), cfg, run, torch.device("cpu"), log=lambda m: None)
+    assert summary["precision"] == "float16" and summary["test"]["accuracy"] >= 0.9

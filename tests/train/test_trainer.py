@@ -167,3 +167,23 @@ def test_tta_on_points_is_a_clear_error(settings):
 
     with pytest.raises(ConfigError, match="mirrors images"):
         train(cfg(dataset="moons", tta=True), settings, log=lambda s: None)
+
+
+def test_fp16_scales_the_loss_and_clips_and_steps_on_the_true_gradients(settings, monkeypatch):
+    """CPUs refuse fp16 (ConfigError), so the test forces it: CPU autocast and GradScaler both support it. Were the
+    gradients clipped while still scaled (x65536), every update would be ~65536x too small."""
+    import neuralab.train.trainer as trainer_module
+
+    kw = dict(model="cnn", model_args="depth=2 width=8", epochs=1, grad_clip=1.0, optimizer="sgd")
+    start, _, _ = train(cfg(name="start", precision="float32", lr=1e-12, **kw), settings, log=lambda s: None)
+    fp32, _, _ = train(cfg(name="fp32", precision="float32", lr=0.05, **kw), settings, log=lambda s: None)
+    monkeypatch.setattr(trainer_module, "resolve_precision", lambda *a, **k: torch.float16)
+    fp16, summary, trainer = train(cfg(name="fp16", lr=0.05, **kw), settings, log=lambda s: None)
+    assert summary["precision"] == "float16" and trainer.scaler.is_enabled()
+    assert trainer.scaler.get_scale() > 1  # the loss really was scaled
+    assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
+    w0, w32, w16 = (read(r.checkpoints / "last.safetensors")[0] for r in (start, fp32, fp16))
+    weights = [k for k in w0 if k.startswith("model.") and k.endswith("weight")]
+    assert weights
+    for k in weights:  # same seed and start: fp16's updates match fp32's to a few percent
+        assert (w16[k] - w32[k]).norm() < 0.05 * (w32[k] - w0[k]).norm(), k

@@ -38,7 +38,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from neuralab.config import option, to_dict
 from neuralab.data.augment import cutout, translate
 from neuralab.data.base import Dataset
-from neuralab.device import autocast, resolve_precision
+from neuralab.device import autocast, grad_scaler, resolve_precision
 from neuralab.models import create_model
 from neuralab.models.fastnet import PatchWhitening
 from neuralab.runs import Run
@@ -173,6 +173,7 @@ def train_fast(data: Dataset, cfg: FastConfig, run: Run, device: torch.device,
     warm = int(0.23 * total)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.2 + 0.8 * s / warm if s < warm else
                                               1.0 - 0.93 * (s - warm) / max(1, total - warm))
+    scaler = grad_scaler(device, dtype)  # fp16 only; a pass-through for bf16 and fp32
     slow: dict[str, torch.Tensor] | None = None  # the lookahead average, from epoch lookahead_start + 1 on
     batches = EpochBatches(x, y, cfg.batch_size, g, cfg.translate, cfg.cutout)
     step, epoch, trained, start = 0, 0, 0, time.perf_counter()
@@ -192,8 +193,9 @@ def train_fast(data: Dataset, cfg: FastConfig, run: Run, device: torch.device,
                 out = model(xb)
             loss = F.cross_entropy(out.float(), yb, label_smoothing=cfg.label_smoothing, reduction="sum")
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
             sched.step()
             step += 1
             if epoch > cfg.lookahead_start and step % 5 == 0:

@@ -23,7 +23,7 @@ from torch import nn
 
 from neuralab.data.base import Dataset, Split
 from neuralab.data.loader import BatchLoader, cpu_inference_batch, use_channels_last
-from neuralab.device import autocast, resolve_precision
+from neuralab.device import autocast, grad_scaler, resolve_precision
 from neuralab.errors import CheckpointError, ConfigError, NeuralabError, TrainingDiverged
 from neuralab.runs import Run
 from neuralab.train.checkpoint import load_state, save_model, save_state
@@ -61,6 +61,9 @@ class Trainer:
             len(data.input_shape) == 3 and device.type == "cpu" and self.dtype == torch.bfloat16)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        # fp16 only (bf16 and fp32 pass through). Its scale is not checkpointed: after a resume it recalibrates
+        # within a few steps.
+        self.scaler = grad_scaler(device, self.dtype)
         # What runs the training forward pass: DDP (gradients averaged across ranks) and/or torch.compile.
         self.forward: nn.Module = self.model
         if world.distributed:
@@ -180,12 +183,14 @@ class Trainer:
                     # Each rank's mean is weighted by its share of the global batch, so DDP's average of the
                     # ranks' gradients is exactly the gradient of the global batch's mean loss.
                     share = len(yb) * self.world.size / self.train_loader.global_batch_size(step - 1)
-                    (loss * share).backward()
+                    self.scaler.scale(loss * share).backward()
                 else:
-                    loss.backward()
+                    self.scaler.scale(loss).backward()
                 if self.cfg.grad_clip:
+                    self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
                     nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-                self.optimizer.step()
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
                 self.schedule.step()
                 if self.ema is not None:
                     self.ema.update_parameters(self.model)
