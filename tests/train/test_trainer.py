@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from neuralab.config import Settings
-from neuralab.errors import CheckpointError, TrainingDiverged
+from neuralab.errors import CheckpointError, ConfigError, TrainingDiverged
 from neuralab.train import TrainConfig, train
 from neuralab.train.checkpoint import load_model, read, save_model
 
@@ -163,8 +163,6 @@ def test_tta_tests_on_the_mean_of_each_image_and_its_mirror(settings):
 
 
 def test_tta_on_points_is_a_clear_error(settings):
-    from neuralab.errors import ConfigError
-
     with pytest.raises(ConfigError, match="mirrors images"):
         train(cfg(dataset="moons", tta=True), settings, log=lambda s: None)
 

@@ -31,7 +31,7 @@ class CifarFastConfig(ExperimentConfig):
     epochs: float = option(10.0, "epochs per run")
     tta: int = option(2, "test-time augmentation level (0, 1, 2)")
     precision: str = option("auto", "compute dtype: auto (bf16 on GPUs and on CPUs with Intel AMX), float32, "
-                            "bfloat16")
+                            "bfloat16, float16 (GPU only, with loss scaling)")
     full_train: bool = option(False, "train on training + validation images (airbench's protocol); the curves then "
                               "show training accuracy, as no held-out images are left")
 
