@@ -52,3 +52,17 @@ def test_binary_cross_entropy_is_stable_at_huge_logits():
         value = loss.forward(z, y)
         grad = loss.backward()
     assert abs(value - 2e4 / 3) < 1e-2 and np.isfinite(grad).all()
+
+
+def test_probabilities_are_not_overwritten_by_backward():
+    # The trap: the probabilities came back as the buffer that backward() then turned into gradients.
+    loss = SoftmaxCrossEntropy()
+    target = CASES["softmax_ce"][1]
+    loss.forward(LOGITS.copy(), target)
+    probs = loss.probabilities()
+    kept = probs.copy()
+    loss.backward()
+    softmax = torch.softmax(torch.tensor(LOGITS), dim=1).numpy()
+    np.testing.assert_array_equal(probs, kept)
+    np.testing.assert_allclose(kept, softmax, rtol=1e-12)
+    np.testing.assert_allclose(loss.probabilities(), softmax, rtol=1e-12)

@@ -55,6 +55,7 @@ class SoftmaxCrossEntropy(Loss):
 
     def __init__(self) -> None:
         self._p: np.ndarray | None = None
+        self._grad: np.ndarray | None = None
 
     def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
         n = logits.shape[0]
@@ -69,13 +70,15 @@ class SoftmaxCrossEntropy(Loss):
         return float(loss)
 
     def backward(self) -> np.ndarray:
-        """dL/dz = (softmax(z) - onehot(y)) / n   (computed in place in the probabilities buffer)"""
+        """dL/dz = (softmax(z) - onehot(y)) / n   (in its own buffer: the probabilities stay what they are)"""
         p, n = self._p, self._p.shape[0]
-        p[np.arange(n), self._y] -= 1.0
-        p *= np.asarray(1.0 / n, dtype=p.dtype)
-        return p
+        g = self._grad = buffer(self._grad, p.shape, p.dtype)
+        np.multiply(p, np.asarray(1.0 / n, dtype=p.dtype), out=g)
+        g[np.arange(n), self._y] -= np.asarray(1.0 / n, dtype=p.dtype)
+        return g
 
     def probabilities(self) -> np.ndarray:
+        """softmax(z) of the last forward (backward leaves it alone)."""
         return self._p
 
 
