@@ -76,3 +76,21 @@ def test_regression_rows_carry_rmse_and_mae_like_the_torch_engine():
     first, last = hist.rows[1], hist.rows[-1]
     assert all(set(r["metrics"]) == {"rmse", "mae"} for r in hist.rows)
     assert abs(last["metrics"]["rmse"] ** 2 - last["loss"]) < 1e-4 and last["loss"] < 0.2 * first["loss"]
+
+
+def test_binary_cross_entropy_reports_accuracy_from_its_own_decision_rule():
+    # The trap: fit/evaluate scored every non-MSE loss by argmax over columns, so one logit column (BCE) gave
+    # nonsense (217.0 from evaluate, 0.47 from fit) for a model that classifies every point right.
+    from neuralab.scratch import BinaryCrossEntropy
+    from neuralab.scratch.single_layer import logistic_regression
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((600, 2)).astype(np.float32)
+    x = x[np.abs(x[:, 0] - x[:, 1]) > 0.2]  # a margin around the line x0 = x1
+    y = (x[:, :1] - x[:, 1:] > 0).astype(np.float32)  # (N, 1) labels
+    data = {"train": Arrays(x, y), "val": Arrays(x, y)}
+    model = logistic_regression(2)
+    hist = fit(model, data, BinaryCrossEntropy(), Adam(model, lr=0.1), epochs=40, batch_size=32)
+    assert ((model.predict(x) > 0) == y).all()  # every training point on the right side
+    assert evaluate(model, BinaryCrossEntropy(), data["train"])[1] == {"accuracy": 1.0}
+    assert hist.curve("val", "accuracy")[-1] == 1.0 and hist.curve("train", "accuracy")[-1] > 0.95

@@ -21,6 +21,10 @@ class Loss:
     def backward(self) -> np.ndarray:
         raise NotImplementedError
 
+    def metrics(self, output: np.ndarray, target: np.ndarray) -> dict[str, float]:
+        """What a person reads off this task's outputs (accuracy, or errors in the target's units)."""
+        raise NotImplementedError
+
 
 class MSE(Loss):
     """L = mean((pred - y)²) over every element."""
@@ -32,6 +36,11 @@ class MSE(Loss):
     def backward(self) -> np.ndarray:
         """dL/dpred = 2 (pred - y) / n"""
         return self._diff * np.asarray(2.0 / self._diff.size, dtype=self._diff.dtype)
+
+    def metrics(self, output: np.ndarray, target: np.ndarray) -> dict[str, float]:
+        """rmse = √mean(err²) (the loss's own scale, in the target's units) and mae = mean|err|."""
+        err = output.astype(np.float64) - target.reshape(output.shape)
+        return {"rmse": float(np.sqrt(np.mean(err * err))), "mae": float(np.mean(np.abs(err)))}
 
 
 class BinaryCrossEntropy(Loss):
@@ -48,6 +57,10 @@ class BinaryCrossEntropy(Loss):
         """dL/dz = (σ(z) - y) / n"""
         sig = 0.5 * (1.0 + np.tanh(0.5 * self._z))
         return (sig - self._y) / np.asarray(self._z.size, dtype=self._z.dtype)
+
+    def metrics(self, logits: np.ndarray, target: np.ndarray) -> dict[str, float]:
+        """accuracy of the decision σ(z) > ½, that is z > 0, against labels 0/1."""
+        return {"accuracy": float(np.mean((logits > 0) == (target.reshape(logits.shape) > 0.5)))}
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -80,6 +93,10 @@ class SoftmaxCrossEntropy(Loss):
     def probabilities(self) -> np.ndarray:
         """softmax(z) of the last forward (backward leaves it alone)."""
         return self._p
+
+    def metrics(self, logits: np.ndarray, target: np.ndarray) -> dict[str, float]:
+        """accuracy of the decision argmax_k z_k against the class ids."""
+        return {"accuracy": float(np.mean(logits.argmax(axis=1) == target.reshape(-1)))}
 
 
 LOSSES = {"mse": MSE, "bce": BinaryCrossEntropy, "softmax_ce": SoftmaxCrossEntropy}

@@ -3,7 +3,8 @@
     history = fit(model, data, SoftmaxCrossEntropy(), Adam(model, lr=1e-3), epochs=50, run=run)
 
 Each epoch writes two lines to the run's metrics.jsonl in the torch engine's format ({"epoch", "split", "loss",
-"metrics", "lr", "seconds"}, metrics {"accuracy"} for classifiers and {"rmse", "mae"} for regression), so
+"metrics", "lr", "seconds"}; the metrics are the loss's own: `loss.metrics(outputs, targets)`, accuracy for the
+classification losses and rmse/mae for MSE), so
 `plot_curves` and `neuralab report` read scratch runs and torch runs alike. The weights with the best validation
 score are restored at the end.
 """
@@ -55,22 +56,9 @@ def loss_for(task: str) -> Loss:
 
 
 def evaluate(model: Sequential, loss: Loss, data: Arrays, batch_size: int = 4096) -> tuple[float, dict[str, float]]:
-    """Mean loss and metrics (accuracy, or rmse/mae) over a split, in evaluation mode."""
-    total, n, correct, abs_err, sq_err = 0.0, 0, 0, 0.0, 0.0
-    for i in range(0, len(data), batch_size):
-        x, y = data.x[i:i + batch_size], data.y[i:i + batch_size]
-        out = model.forward(x, train=False)
-        total += loss.forward(out, y) * len(x)
-        n += len(x)
-        if isinstance(loss, MSE):
-            err = out.astype(np.float64) - y
-            abs_err += float(np.abs(err).sum())
-            sq_err += float((err * err).sum())
-        else:
-            correct += int((out.argmax(1) == y).sum())
-    if isinstance(loss, MSE):
-        return total / n, {"rmse": float(np.sqrt(sq_err / n)), "mae": abs_err / n}
-    return total / n, {"accuracy": correct / n}
+    """Mean loss and the loss's metrics (accuracy, or rmse/mae) over a split, in evaluation mode."""
+    out = model.predict(data.x, batch_size)
+    return loss.forward(out, data.y), loss.metrics(out, data.y)
 
 
 def score(loss: float, metrics: dict[str, float]) -> tuple[float, float]:
@@ -87,6 +75,23 @@ class History:
 
     def curve(self, split: str, key: str = "loss") -> list[float]:
         return [r[key] if key == "loss" else r["metrics"][key] for r in self.rows if r["split"] == split]
+
+
+def train_epoch(model: Sequential, train: Arrays, loss: Loss, optimizer: Any, batch_size: int,
+                rng: np.random.Generator) -> tuple[float, dict[str, float]]:
+    """One pass over the shuffled training split, a step per mini-batch. Returns the mean loss and the loss's
+    metrics of the outputs seen along the way (in training mode, while the weights moved)."""
+    order = rng.permutation(len(train))
+    total, outputs = 0.0, []
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        x, y = train.x[idx], train.y[idx]
+        out = model.forward(x, train=True)
+        outputs.append(out.copy())  # a copy: a fast model writes its next output into the same array
+        total += loss.forward(out, y) * len(idx)
+        model.backward(loss.backward())
+        optimizer.step()
+    return total / len(order), loss.metrics(np.concatenate(outputs), train.y[order])
 
 
 def fit(model: Sequential, data: dict[str, Arrays], loss: Loss, optimizer: Any, epochs: int, batch_size: int = 64,
@@ -108,7 +113,6 @@ def fit(model: Sequential, data: dict[str, Arrays], loss: Loss, optimizer: Any, 
             return fit(model, data, loss, optimizer, epochs, batch_size, seed, patience, run, lr_schedule, on_epoch,
                        log, blas_threads=None)
     rng = np.random.default_rng(seed)
-    train, val = data["train"], data["val"]
     hist = History()
     best, best_state, waited = None, model.state(), 0
     t_start = time.perf_counter()
@@ -116,30 +120,10 @@ def fit(model: Sequential, data: dict[str, Arrays], loss: Loss, optimizer: Any, 
         if lr_schedule is not None:
             optimizer.lr = lr_schedule(epoch)
         t0 = time.perf_counter()
-        order = rng.permutation(len(train))
-        total, correct, sq, ab = 0.0, 0, 0.0, 0.0
-        for i in range(0, len(order), batch_size):
-            idx = order[i:i + batch_size]
-            x, y = train.x[idx], train.y[idx]
-            out = model.forward(x, train=True)
-            if isinstance(loss, MSE):
-                err = out - y
-                sq += float(np.sum(err * err))
-                ab += float(np.sum(np.abs(err)))
-            else:
-                correct += int((out.argmax(1) == y).sum())
-            batch_loss = loss.forward(out, y)
-            total += batch_loss * len(idx)
-            model.backward(loss.backward())
-            optimizer.step()
-        n = len(order)
-        if isinstance(loss, MSE):
-            metrics = {"rmse": float(np.sqrt(sq / n)), "mae": ab / n}
-        else:
-            metrics = {"accuracy": correct / n}
+        train_loss, metrics = train_epoch(model, data["train"], loss, optimizer, batch_size, rng)
         seconds = time.perf_counter() - t0
-        vloss, vmetrics = evaluate(model, loss, val)
-        rows = [{"epoch": epoch, "split": "train", "loss": total / n, "metrics": metrics, "lr": optimizer.lr,
+        vloss, vmetrics = evaluate(model, loss, data["val"])
+        rows = [{"epoch": epoch, "split": "train", "loss": train_loss, "metrics": metrics, "lr": optimizer.lr,
                  "seconds": seconds},
                 {"epoch": epoch, "split": "val", "loss": vloss, "metrics": vmetrics, "lr": optimizer.lr,
                  "seconds": time.perf_counter() - t0 - seconds}]
@@ -149,8 +133,8 @@ def fit(model: Sequential, data: dict[str, Arrays], loss: Loss, optimizer: Any, 
                 run.log(**r)
         if on_epoch is not None:
             on_epoch(epoch, model)
-        if not np.isfinite(total):
-            hist.stopped = f"diverged at epoch {epoch} (loss {total / n})"
+        if not np.isfinite(train_loss):
+            hist.stopped = f"diverged at epoch {epoch} (loss {train_loss})"
             break
         s = score(vloss, vmetrics)
         if best is None or s > best:
@@ -162,7 +146,7 @@ def fit(model: Sequential, data: dict[str, Arrays], loss: Loss, optimizer: Any, 
                 break
         if log is not None and (epoch == 1 or epoch % 10 == 0 or epoch == epochs):
             shown = " ".join(f"{k} {v:.4f}" for k, v in vmetrics.items())
-            log(f"epoch {epoch}/{epochs}  train loss {total / n:.4f}  val loss {vloss:.4f}  {shown}")
+            log(f"epoch {epoch}/{epochs}  train loss {train_loss:.4f}  val loss {vloss:.4f}  {shown}")
     hist.stopped = hist.stopped or f"completed {epochs} epochs"
     hist.seconds = time.perf_counter() - t_start
     model.load_state(best_state)
