@@ -4,11 +4,13 @@ import torch
 import torch.nn.functional as F
 
 from neuralab.scratch import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from neuralab.scratch.fast import FastReLU
 
 from .helpers import helper_test_op
 
 CASES = {
     "relu": (ReLU, torch.relu),
+    "relu_fast": (FastReLU, torch.relu),
     "leaky_relu": (lambda: LeakyReLU(0.1), lambda x: F.leaky_relu(x, 0.1)),
     "sigmoid": (Sigmoid, torch.sigmoid),
     "tanh": (Tanh, torch.tanh),
@@ -33,7 +35,7 @@ def test_gelu_is_the_tanh_form_close_to_exact():
     assert 0 < np.abs(ours - exact).max() < 5e-4
 
 
-@pytest.mark.parametrize("cls", [Sigmoid, Tanh, Softmax])
+@pytest.mark.parametrize("cls", [Sigmoid, Tanh, Softmax, ReLU, FastReLU])
 def test_saturating_activations_stay_finite(cls):
     y = cls().forward(np.array([[-1e4, 0.0, 1e4]], dtype=np.float32))
     assert np.isfinite(y).all()

@@ -3,14 +3,16 @@ import pytest
 import torch
 
 from neuralab.scratch import Dense, Dropout, Flatten
+from neuralab.scratch.fast import FastDense
 from neuralab.scratch.layers import LAYERS, build_layer, he, xavier
 
 from .helpers import helper_test_op
 
 
+@pytest.mark.parametrize("cls", [Dense, FastDense])
 @pytest.mark.parametrize("init", ["he", "xavier"])
-def test_dense_matches_torch(init):
-    helper_test_op([(5, 4)], lambda x, W, b: x @ W + b, Dense(4, 3, init=init, seed=1))
+def test_dense_matches_torch(init, cls):
+    helper_test_op([(5, 4)], lambda x, W, b: x @ W + b, cls(4, 3, init=init, seed=1))
 
 
 def test_dropout_matches_torch_with_the_same_mask():

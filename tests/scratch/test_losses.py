@@ -4,6 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from neuralab.scratch import MSE, BinaryCrossEntropy, SoftmaxCrossEntropy
+from neuralab.scratch.fast import FastSoftmaxCrossEntropy
 from neuralab.scratch.gradcheck import check_loss, gradcheck, rel_error
 
 rng = np.random.default_rng(0)
@@ -14,6 +15,8 @@ CASES = {
             F.binary_cross_entropy_with_logits),
     "softmax_ce": (SoftmaxCrossEntropy, rng.integers(0, 5, 8), F.cross_entropy),
 }
+CASES["softmax_ce_fast"] = (FastSoftmaxCrossEntropy, *CASES["softmax_ce"][1:])
+SOFTMAX_CE = [SoftmaxCrossEntropy, FastSoftmaxCrossEntropy]
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -30,11 +33,12 @@ def test_loss_matches_torch_and_finite_differences(name):
     assert gradcheck(check_loss(cls(), LOGITS, target))
 
 
+@pytest.mark.parametrize("cls", SOFTMAX_CE)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_softmax_cross_entropy_is_stable_at_huge_logits(dtype):
+def test_softmax_cross_entropy_is_stable_at_huge_logits(dtype, cls):
     logits = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, -1e4], [1e4, 1e4, -1e4]], dtype=dtype)
     y = np.array([0, 0, 1])
-    loss = SoftmaxCrossEntropy()
+    loss = cls()
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # any overflow or invalid operation fails the test
         value = loss.forward(logits, y)
         grad = loss.backward()
@@ -54,9 +58,10 @@ def test_binary_cross_entropy_is_stable_at_huge_logits():
     assert abs(value - 2e4 / 3) < 1e-2 and np.isfinite(grad).all()
 
 
-def test_probabilities_are_not_overwritten_by_backward():
+@pytest.mark.parametrize("cls", SOFTMAX_CE)
+def test_probabilities_are_not_overwritten_by_backward(cls):
     # The trap: the probabilities came back as the buffer that backward() then turned into gradients.
-    loss = SoftmaxCrossEntropy()
+    loss = cls()
     target = CASES["softmax_ce"][1]
     loss.forward(LOGITS.copy(), target)
     probs = loss.probabilities()

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from neuralab.scratch import SGD, Adam
+from neuralab.scratch.fast import FastAdam
 
 CASES = {
     "sgd": (dict(lr=0.1), SGD, torch.optim.SGD),
@@ -11,6 +12,8 @@ CASES = {
     "nesterov": (dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01), SGD, torch.optim.SGD),
     "adam": (dict(lr=0.01), Adam, torch.optim.Adam),
     "adam_wd": (dict(lr=0.01, weight_decay=0.1, betas=(0.8, 0.99)), Adam, torch.optim.Adam),
+    "adam_fast": (dict(lr=0.01), FastAdam, torch.optim.Adam),
+    "adam_wd_fast": (dict(lr=0.01, weight_decay=0.1, betas=(0.8, 0.99)), FastAdam, torch.optim.Adam),
 }
 
 
@@ -33,12 +36,13 @@ def test_optimizer_follows_torch_for_several_steps(name):
     assert not np.allclose(w, rng.standard_normal((4, 3)))
 
 
-def test_optimizer_updates_in_place_and_keeps_dtype():
+@pytest.mark.parametrize("cls", [SGD, Adam, FastAdam])
+def test_optimizer_updates_in_place_and_keeps_dtype(cls):
     w = np.ones((2, 2), dtype=np.float32)
     g = np.full((2, 2), 0.5, dtype=np.float32)
     same = w
-    Adam([(w, g)], lr=0.1).step()
-    assert same is w and w.dtype == np.float32 and np.allclose(w, 0.9)
+    cls([(w, g)], lr=0.1, weight_decay=0.1).step()
+    assert same is w and w.dtype == np.float32 and np.allclose(w, 0.9 if cls is not SGD else 0.94)
 
 
 def test_invalid_settings_show_the_value():

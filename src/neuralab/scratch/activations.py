@@ -1,7 +1,8 @@
 """Activation functions: elementwise nonlinearities (and Softmax), each forward right above its backward.
 
-Backward passes reuse what forward kept (the mask, or the output itself) and work in place on `dy` where they can:
-ReLU's backward is one in-place multiply of `dy` by the saved mask.
+Each backward is the chain rule for one elementwise function: dL/dx = dL/dy · f'(x), where f'(x) is written with
+what forward kept (the sign of x, or the output y itself: σ' = y(1 - y), tanh' = 1 - y²). Softmax, each of whose
+outputs depends on every input, applies its Jacobian instead.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from neuralab.scratch.layers import Layer, buffer, register
+from neuralab.scratch.layers import Layer, register
 
 
 @register("relu")
@@ -18,14 +19,12 @@ class ReLU(Layer):
     """y = max(0, x)"""
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
-        self._mask = buffer(getattr(self, "_mask", None), x.shape, x.dtype)
-        np.greater(x, 0, out=self._mask)  # 1.0 where active, 0.0 elsewhere (kept in x's dtype: a fast multiply)
-        self._y = buffer(getattr(self, "_y", None), x.shape, x.dtype)
-        return np.maximum(x, 0, out=self._y)
+        self._active = x > 0
+        return np.maximum(x, 0)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dL/dx = dy · [x > 0]"""
-        return np.multiply(dy, self._mask, out=dy)
+        return dy * self._active
 
 
 @register("leaky_relu")
@@ -42,7 +41,7 @@ class LeakyReLU(Layer):
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dL/dx = dy · (1 if x > 0 else α)"""
-        return np.multiply(dy, self._slope, out=dy)
+        return dy * self._slope
 
     def config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
@@ -80,7 +79,7 @@ class GELU(Layer):
     y = ½x(1 + tanh(u)),  u = √(2/π)(x + 0.044715x³).  (The exact form is x·Φ(x) with the normal CDF; NumPy has no
     vectorized erf, and the two differ by < 5e-4.)"""
 
-    c = np.sqrt(2.0 / np.pi)
+    c = float(np.sqrt(2.0 / np.pi))
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         self._x = x

@@ -1,12 +1,14 @@
 """Layers: each one a small class whose `backward` sits right under its `forward`.
 
 Conventions (the whole package follows them):
-  * `forward(x, train)` keeps what `backward` needs; `backward(dy)` stores parameter gradients in `self.grads`
-    and returns dL/dx.  `backward` may overwrite `dy` in place (it belongs to the layer above, which is done with it).
-  * Outputs live in buffers the layer reuses while the batch shape stays the same (no allocation per step).
-    They are valid until the next call; `Sequential.predict` copies what it returns.
-  * Parameters and gradients are NumPy arrays updated in place; `params()` yields (name, value, grad) triples.
+  * `forward(x, train)` keeps what `backward` needs and returns y; `backward(dy)` returns dL/dx. Neither writes
+    into an array it was handed, nor into one it handed out before (`fast.py` bends that rule, for speed).
+  * Parameters and their gradients are NumPy arrays that stay the same objects for the layer's life: `backward`
+    writes each gradient into `self.grads[name]`, the optimizer updates each parameter in place, and both read
+    them through `params()`, which yields (name, value, grad) triples.
   * Every layer registers under a short name and describes itself with `config()`, so a model is rebuilt from JSON.
+
+`fast.py` has Dense again, with buffers reused from step to step; read this file first.
 """
 
 from __future__ import annotations
@@ -35,13 +37,6 @@ def build_layer(spec: dict[str, Any]) -> "Layer":
     """`{"type": "dense", "n_in": 2, "n_out": 3}` -> Dense(2, 3)."""
     spec = dict(spec)
     return LAYERS.get(spec.pop("type"))(**spec)
-
-
-def buffer(buf: np.ndarray | None, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """Reuse `buf` when it already has this shape and dtype, else allocate (once per new batch shape)."""
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        return np.empty(shape, dtype=dtype)
-    return buf
 
 
 class Layer:
@@ -107,26 +102,17 @@ class Dense(Layer):
         self.W = INITIALIZERS[init](n_in, n_out, rng).astype(dtype)
         self.b = np.zeros(n_out, dtype=dtype)
         self.grads = {"W": np.zeros_like(self.W), "b": np.zeros_like(self.b)}
-        self.need_dx = True  # the first layer of a model skips dL/dx (nobody reads it)
-        self._x: np.ndarray | None = None
-        self._y = self._dx = None
 
     def forward(self, x: np.ndarray, train: bool = True) -> np.ndarray:
         """y = x · W + b"""
         self._x = x
-        self._y = buffer(self._y, (x.shape[0], self.n_out), self.W.dtype)
-        np.matmul(x, self.W, out=self._y)
-        self._y += self.b
-        return self._y
+        return x @ self.W + self.b
 
-    def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        """dL/dW = x^T · dy,  dL/db = Σ_batch dy,  dL/dx = dy · W^T"""
-        np.matmul(self._x.T, dy, out=self.grads["W"])
-        np.sum(dy, axis=0, out=self.grads["b"])
-        if not self.need_dx:
-            return None
-        self._dx = buffer(self._dx, (dy.shape[0], self.n_in), self.W.dtype)
-        return np.matmul(dy, self.W.T, out=self._dx)
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dL/dW = xᵀ · dy,  dL/db = Σ_batch dy,  dL/dx = dy · Wᵀ"""
+        self.grads["W"][...] = self._x.T @ dy
+        self.grads["b"][...] = dy.sum(axis=0)
+        return dy @ self.W.T
 
     def config(self) -> dict[str, Any]:
         return {"n_in": self.n_in, "n_out": self.n_out, "init": self.init, "seed": self.seed}

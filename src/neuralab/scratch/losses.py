@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuralab.scratch.layers import buffer
-
 
 class Loss:
     def __call__(self, pred: np.ndarray, target: np.ndarray) -> float:
@@ -35,7 +33,7 @@ class MSE(Loss):
 
     def backward(self) -> np.ndarray:
         """dL/dpred = 2 (pred - y) / n"""
-        return self._diff * np.asarray(2.0 / self._diff.size, dtype=self._diff.dtype)
+        return 2.0 * self._diff / self._diff.size
 
     def metrics(self, output: np.ndarray, target: np.ndarray) -> dict[str, float]:
         """rmse = √mean(err²) (the loss's own scale, in the target's units) and mae = mean|err|."""
@@ -56,7 +54,7 @@ class BinaryCrossEntropy(Loss):
     def backward(self) -> np.ndarray:
         """dL/dz = (σ(z) - y) / n"""
         sig = 0.5 * (1.0 + np.tanh(0.5 * self._z))
-        return (sig - self._y) / np.asarray(self._z.size, dtype=self._z.dtype)
+        return (sig - self._y) / self._z.size
 
     def metrics(self, logits: np.ndarray, target: np.ndarray) -> dict[str, float]:
         """accuracy of the decision σ(z) > ½, that is z > 0, against labels 0/1."""
@@ -66,32 +64,22 @@ class BinaryCrossEntropy(Loss):
 class SoftmaxCrossEntropy(Loss):
     """L = mean_i(logsumexp(z_i) - z_i[y_i]) for integer labels y: softmax and log fused, max subtracted first."""
 
-    def __init__(self) -> None:
-        self._p: np.ndarray | None = None
-        self._grad: np.ndarray | None = None
-
     def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
-        n = logits.shape[0]
-        self._y = target.astype(np.int64, copy=False)
-        p = self._p = buffer(self._p, logits.shape, logits.dtype)
-        np.subtract(logits, logits.max(axis=1, keepdims=True), out=p)  # shifted logits: all ≤ 0
-        picked = p[np.arange(n), self._y].astype(np.float64)
-        np.exp(p, out=p)
-        total = p.sum(axis=1, keepdims=True)
-        loss = np.mean(np.log(total[:, 0].astype(np.float64)) - picked)
-        p /= total  # now the softmax probabilities, kept for backward
-        return float(loss)
+        """log p = (z - max z) - log Σ e^(z - max z): every exponent ≤ 0, so nothing overflows."""
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        self._p, self._y = np.exp(log_p), target.astype(np.int64, copy=False)
+        picked = log_p[np.arange(len(log_p)), self._y]
+        return float(-np.mean(picked.astype(np.float64)))
 
     def backward(self) -> np.ndarray:
-        """dL/dz = (softmax(z) - onehot(y)) / n   (in its own buffer: the probabilities stay what they are)"""
-        p, n = self._p, self._p.shape[0]
-        g = self._grad = buffer(self._grad, p.shape, p.dtype)
-        np.multiply(p, np.asarray(1.0 / n, dtype=p.dtype), out=g)
-        g[np.arange(n), self._y] -= np.asarray(1.0 / n, dtype=p.dtype)
-        return g
+        """dL/dz = (softmax(z) - onehot(y)) / n"""
+        onehot = np.zeros_like(self._p)
+        onehot[np.arange(len(self._p)), self._y] = 1.0
+        return (self._p - onehot) / len(self._p)
 
     def probabilities(self) -> np.ndarray:
-        """softmax(z) of the last forward (backward leaves it alone)."""
+        """softmax(z) of the last forward."""
         return self._p
 
     def metrics(self, logits: np.ndarray, target: np.ndarray) -> dict[str, float]:

@@ -49,18 +49,15 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, dy: np.ndarray, input_grad: bool = False) -> np.ndarray | None:
-        """dL/dx_k = backward_k(dL/dx_{k+1}), last layer first. dL/dinput only when `input_grad` (training skips it)."""
-        first = self.layers[0]
-        if isinstance(first, Dense):
-            first.need_dx = input_grad
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dL/dx_k = backward_k(dL/dx_{k+1}), last layer first; returns dL/dinput."""
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
         return dy
 
     def predict(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-        """Evaluation-mode outputs (a fresh array), in batches."""
-        outs = [self.forward(x[i:i + batch_size], train=False).copy() for i in range(0, len(x), batch_size)]
+        """Evaluation-mode outputs as one new array, computed in batches (to bound the memory a batch needs)."""
+        outs = [self.forward(x[i:i + batch_size], train=False) for i in range(0, len(x), batch_size)]
         return np.concatenate(outs) if outs else np.empty((0,), dtype=self._dtype)
 
     # -- parameters ---------------------------------------------------------------------------------------------

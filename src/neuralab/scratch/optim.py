@@ -1,7 +1,8 @@
-"""Optimizers: each `step()` updates every parameter in place from the gradient `backward` left next to it.
+"""Optimizers: each `step()` moves every parameter against the gradient `backward` left next to it.
 
-They follow PyTorch's update rules exactly (the tests check one step against torch.optim), including L2 weight
-decay added to the gradient (g ← g + λ·w), which is what torch's SGD and Adam (not AdamW) do.
+They follow PyTorch's update rules exactly (the tests check several steps against torch.optim), including L2 weight
+decay added to the gradient (g ← g + λ·w), which is what torch's SGD and Adam (not AdamW) do. Each rule is written
+as in the paper, one line per equation; `fast.FastAdam` is the same rule without temporary arrays.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Iterable
 
 import numpy as np
 
-Param = tuple[np.ndarray, np.ndarray]  # (value, gradient), both updated in place
+Param = tuple[np.ndarray, np.ndarray]  # (value, gradient): the value is updated in place, the model holds it too
 
 
 def _pairs(params: Iterable) -> list[Param]:
@@ -21,6 +22,8 @@ def _pairs(params: Iterable) -> list[Param]:
 
 
 class Optimizer:
+    """Keeps the (value, gradient) pairs and the step count t; a subclass says how one parameter moves."""
+
     def __init__(self, params: Iterable, lr: float, weight_decay: float = 0.0) -> None:
         if lr <= 0:
             raise ValueError(f"{type(self).__name__}: lr must be positive. Received: lr={lr}")
@@ -28,12 +31,14 @@ class Optimizer:
         self.lr, self.weight_decay = lr, weight_decay
         self.t = 0
 
-    def decay(self, w: np.ndarray, g: np.ndarray) -> None:
-        """L2 weight decay: g ← g + λ·w  (the gradient of ½λ‖w‖²)."""
-        if self.weight_decay:
-            g += np.asarray(self.weight_decay, dtype=g.dtype) * w
-
     def step(self) -> None:
+        """t ← t + 1, then update every parameter from its gradient (plus L2 decay: g + λ·w, the gradient of ½λ‖w‖²)."""
+        self.t += 1
+        for i, (w, g) in enumerate(self.params):
+            self.update(i, w, g + self.weight_decay * w if self.weight_decay else g)
+
+    def update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
+        """Move parameter number i, w, in place against its gradient g."""
         raise NotImplementedError
 
 
@@ -48,18 +53,11 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = momentum, nesterov
         self.velocity = [np.zeros_like(w) for w, _ in self.params]
 
-    def step(self) -> None:
-        self.t += 1
-        for (w, g), v in zip(self.params, self.velocity):
-            self.decay(w, g)
-            if self.momentum:
-                v *= self.momentum
-                v += g
-                if self.nesterov:
-                    g += self.momentum * v  # g is scratch from here on: the look-ahead direction
-                else:
-                    g = v
-            w -= np.asarray(self.lr, dtype=w.dtype) * g
+    def update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
+        if self.momentum:
+            v = self.velocity[i] = self.momentum * self.velocity[i] + g
+            g = g + self.momentum * v if self.nesterov else v
+        w -= self.lr * g
 
 
 class Adam(Optimizer):
@@ -72,28 +70,14 @@ class Adam(Optimizer):
         self.eps = eps
         self.m = [np.zeros_like(w) for w, _ in self.params]
         self.v = [np.zeros_like(w) for w, _ in self.params]
-        self.scratch = [np.empty_like(w) for w, _ in self.params]
 
-    def step(self) -> None:
-        self.t += 1
+    def update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
         b1, b2 = self.beta1, self.beta2
-        step_size = self.lr / (1 - b1**self.t)
-        root_c2 = np.sqrt(1 - b2**self.t)
-        for (w, g), m, v, s in zip(self.params, self.m, self.v, self.scratch):
-            self.decay(w, g)
-            m *= b1
-            np.multiply(g, 1 - b1, out=s)
-            m += s
-            v *= b2
-            np.multiply(g, g, out=s)
-            s *= 1 - b2
-            v += s
-            np.sqrt(v, out=s)  # s = √v / √(1-β2^t) + ε
-            s /= root_c2
-            s += self.eps
-            np.divide(m, s, out=s)
-            s *= step_size
-            w -= s
+        m = self.m[i] = b1 * self.m[i] + (1 - b1) * g  # running mean of the gradient
+        v = self.v[i] = b2 * self.v[i] + (1 - b2) * g * g  # running mean of its square
+        m_hat = m / (1 - b1**self.t)  # both start at 0: divide out that bias
+        v_hat = v / (1 - b2**self.t)
+        w -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
