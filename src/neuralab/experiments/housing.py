@@ -16,7 +16,8 @@ from neuralab.data import load_dataset
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
 from neuralab.report.markdown import table
 from neuralab.report.plots import plot_curves
-from neuralab.scratch import MSE, Adam, mlp
+from neuralab.scratch import MSE
+from neuralab.scratch.fast import FastAdam, fast_mlp
 from neuralab.scratch.train import fit, prepare
 
 
@@ -79,10 +80,10 @@ def housing(cfg: HousingConfig, ctx: Context) -> dict:
     candidates = []
     for w in widths:
         hidden = [int(v) for v in w.split("x")]
-        model = mlp(tr.x.shape[1], hidden, 1, seed=cfg.seed)
+        model = fast_mlp(tr.x.shape[1], hidden, 1, seed=cfg.seed)  # the longest training here: the fast version
         run = ctx.run.child(f"mlp-{w}")
         schedule = lambda e: cfg.lr * 0.5 * (1 + np.cos(np.pi * (e - 1) / epochs))  # noqa: E731
-        hist = fit(model, data, MSE(), Adam(model, lr=cfg.lr), epochs=epochs, batch_size=cfg.batch_size,
+        hist = fit(model, data, MSE(), FastAdam(model, lr=cfg.lr), epochs=epochs, batch_size=cfg.batch_size,
                    seed=cfg.seed, patience=cfg.patience, run=run, lr_schedule=schedule)
         run.save_figure(plot_curves(hist.rows, title=f"MLP {w}"), "curves")
         model.save(run.checkpoints / "model")
