@@ -3,10 +3,9 @@
     history = fit(model, data, SoftmaxCrossEntropy(), Adam(model, lr=1e-3), epochs=50, run=run)
 
 Each epoch writes two lines to the run's metrics.jsonl in the torch engine's format ({"epoch", "split", "loss",
-"metrics", "lr", "seconds"}; the metrics are the loss's own: `loss.metrics(outputs, targets)`, accuracy for the
-classification losses and rmse/mae for MSE), so
-`plot_curves` and `neuralab report` read scratch runs and torch runs alike. The weights with the best validation
-score are restored at the end.
+"metrics", "lr", "seconds"}), so `plot_curves` and `neuralab report` read scratch runs and torch runs alike. The
+metrics are the loss's own, `loss.metrics(outputs, targets)`: accuracy for the classification losses, rmse and mae
+for MSE. The weights with the best validation score are restored at the end.
 """
 
 from __future__ import annotations
