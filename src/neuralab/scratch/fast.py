@@ -3,19 +3,19 @@
 Read the plain files first; this one changes no equation (the same torch comparisons run on both, and a test trains
 the two side by side to the same weights). Each class below subclasses its plain twin and replaces only the methods
 a trick touches. What each trick buys, added one at a time to the plain step of the benchmark (784-512-512-10 ReLU
-MLP, batch 128, float32, Adam, 2 BLAS threads on a shared 2-core machine; medians of 300 steps, two runs of
-`python benchmarks/scratch_vs_torch.py --tricks`), as a share of the plain step (7.1-7.9 ms):
+MLP, batch 128, float32, Adam, 2 BLAS threads on a shared 2-core machine; medians of 200-300 steps, three runs of
+`python benchmarks/scratch_vs_torch.py --tricks`), as a share of the plain step (6.4-7.9 ms):
 
   1. Buffers and in-place backward (`FastDense`, `FastReLU`, `FastSoftmaxCrossEntropy`): a layer writes its output
      and dL/dx into the arrays it used last step, ReLU multiplies the incoming dy where it lies (the layer above is
-     done with it), Dense writes dL/dW straight into the gradient array. 1-3%: NumPy hands back freed memory of the
-     same size cheaply, so the matmuls' time hardly moves.
+     done with it), Dense writes dL/dW straight into the gradient array. 1-3%: the matmuls, which these layers
+     spend their time on, cost the same either way.
   2. No dL/dx for the first layer (`FastSequential.backward`): a 128×512 · 512×784 matmul whose result nobody
      reads. 7-10%.
-  3. Adam in ten in-place passes (`FastAdam`) instead of about twenty new arrays per parameter. 27-31%: Adam
-     touches every weight a dozen times, with no matmul to hide behind, and each new array of this size is fresh
-     memory to fault in.
-All three: 60% of the plain step (4.3-4.7 ms).
+  3. Adam in ten in-place passes (`FastAdam`) instead of a dozen new arrays per parameter. 27-36%: Adam touches
+     every weight a dozen times with no matmul to hide behind, and each new array of this size is fresh memory to
+     fault in (plain Adam alone: about 1,700 page faults a step; FastAdam: none).
+All three: the step takes 52-60% of the plain one's time (3.3-4.7 ms).
 
 The price, and why the plain files don't pay it: an output is valid only until that layer's next forward, a
 backward may overwrite the dy it was handed, and a model's dL/dinput comes back only when asked for.
@@ -152,8 +152,8 @@ class FastSoftmaxCrossEntropy(SoftmaxCrossEntropy):
 
 
 class FastAdam(Adam):
-    """Adam in ten in-place passes over each parameter through one scratch array s (the plain update makes about
-    twenty, each into a new array).
+    """Adam in ten in-place passes over each parameter through one scratch array s (the plain update makes a dozen
+    new arrays).
 
     It keeps m' = m / (1-β1) and v' = v / (1-β2) in `self.m`, `self.v`: then each running mean is one multiply and
     one add (m' ← β1·m' + g), and the constants go into two scalars of the update,
