@@ -78,7 +78,7 @@ def test_train_writes_a_complete_run_directory_and_repeats_bit_for_bit(tmp_path,
               "checkpoints/model.safetensors", "checkpoints/model.json", "checkpoints/last.safetensors"):
         assert (a / f).is_file(), f
     cfg = json.loads((a / "config.json").read_text())
-    assert cfg["command"] == "train" and cfg["config"]["seed"] == 7 and cfg["config"]["epochs"] == 3
+    assert cfg["command"] == "train" and cfg["config"]["seed"] == 7 and cfg["config"]["schedule"]["epochs"] == 3
     rows = [json.loads(line) for line in (a / "metrics.jsonl").read_text().splitlines()]
     assert [(r["epoch"], r["split"]) for r in rows] == [(e, s) for e in (1, 2, 3) for s in ("train", "val")]
     assert set(rows[0]) >= {"loss", "metrics", "lr", "seconds"}
@@ -99,6 +99,46 @@ def test_runs_list_and_show(tmp_path, capsys):
     assert '"dataset": "xor"' in capsys.readouterr().out
 
 
-def test_bad_option_value_is_a_clear_error(capsys):
-    assert main(["train", "--dataset", "moons", "--epochs", "0"]) == 2
-    assert "epochs must be >= 1. Received: epochs=0" in capsys.readouterr().err
+def test_bad_option_value_is_a_clear_error_and_creates_no_run_folder(tmp_path, capsys):
+    for bad in (["--epochs", "0"], ["--lr", "nan"], ["--grad-clip", "-1"], ["--model-args", "hidden=abc"],
+                ["--name", "a/../../x"], ["--augment", "crop=-3"]):
+        assert main(["train", "--dataset", "moons", "--runs-dir", str(tmp_path), *bad]) == 2, bad
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not tmp_path.exists() or list(tmp_path.iterdir()) == []
+
+
+def test_train_on_a_detection_dataset_trains_a_detector(tmp_path, capsys):
+    """`neuralab train --dataset shapes-det` ended in AttributeError: 'DetDataset' object has no attribute
+    'num_outputs'; the task of the dataset now picks the trainer."""
+    assert main(["train", "--dataset", "shapes-det", "--n-samples", "40", "--epochs", "1", "--batch-size", "8",
+                 "--image-size", "64", "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "mAP@0.5" in out and "run directory" in out
+    (run,) = tmp_path.iterdir()
+    assert json.loads((run / "config.json").read_text())["command"] == "train-detector"
+    assert main(["train", "--dataset", "shapes-det", "--augment", "flip", "--runs-dir", str(tmp_path)]) == 2
+    assert "--augment apply to classifiers only" in capsys.readouterr().err
+
+
+def test_resume_continues_to_more_epochs_and_refuses_other_changes(tmp_path, capsys):
+    assert main(["train", "--dataset", "xor", "--epochs", "2", "--runs-dir", str(tmp_path)]) == 0
+    (run,) = tmp_path.iterdir()
+    assert main(["train", "--resume", str(run), "--epochs", "3", "--runs-dir", str(tmp_path)]) == 0
+    epochs = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert max(epochs) == 3 and json.loads((run / "summary.json").read_text())["epochs_run"] == 3
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--lr", "0.5", "--runs-dir", str(tmp_path)]) == 2
+    assert "only --epochs may change" in capsys.readouterr().err
+
+
+def test_resume_with_a_hand_edited_invalid_config_names_the_field(tmp_path, capsys):
+    assert main(["train", "--dataset", "xor", "--epochs", "1", "--runs-dir", str(tmp_path)]) == 0
+    (run,) = tmp_path.iterdir()
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["config"]["optim"]["lr"] = "fast"
+    (run / "config.json").write_text(json.dumps(cfg))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "lr takes a number. Received: lr='fast'" in err and "config.json" in err

@@ -27,3 +27,7 @@ class CheckpointError(NeuralabError):
 
 class TrainingDiverged(NeuralabError):
     """The loss became NaN or infinite; the message names the epoch and step."""
+
+
+class Preempted(NeuralabError):
+    """SIGTERM arrived: the current step finished, a checkpoint was written; `--resume` continues."""

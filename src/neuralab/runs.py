@@ -2,22 +2,24 @@
 
     runs/<UTC time>-<name>/
         config.json      the config that produced the run (round-trips through `config.from_dict`)
-        metrics.jsonl    one line per epoch and split: {"epoch", "split", "loss", "metrics", "lr", "seconds"}
-        summary.json     final numbers
+        metrics.jsonl    one `records.EpochRow` per line: {"epoch", "split", "loss", "metrics", "lr", "seconds"}
+        summary.json     a `records.RunSummary`: headline, test/val metrics, findings, details
         checkpoints/     model weights (safetensors) and their JSON sidecars
         plots/           PNG figures
         report.md        a short human-readable account
 
-Every file is written atomically (temp file in the same folder, fsync, rename), so a killed run never leaves a
-half-written file where a complete one used to be.
+Every file is written atomically (`neuralab.files`), and a new run folder appears complete with its config.json or
+not at all. This module and `report/` only read and write run folders: the artifact layer below everything that
+trains.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import math
 import os
-import tempfile
+import re
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,66 +27,52 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from neuralab.config import to_dict
-from neuralab.errors import NeuralabError
+from neuralab.errors import ConfigError, NeuralabError
+from neuralab.files import atomic_write_bytes, atomic_write_json, atomic_write_text, plain, read_json
+from neuralab.records import EpochRow, RunSummary
 
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write to a temp file in the same folder, fsync, then rename over `path`: readers see old or new, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; results should be readable like any other
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _json_default(v: Any) -> Any:
-    if hasattr(v, "item"):  # numpy / torch scalars
-        return v.item()
-    if hasattr(v, "tolist"):
-        return v.tolist()
-    if isinstance(v, Path):
-        return str(v)
-    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
-
-
-def _finite(v: Any) -> Any:
-    """JSON has no NaN/inf: store them as null so every reader can parse the file."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _finite(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_finite(x) for x in v]
-    return v
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(_finite(json.loads(json.dumps(obj, default=_json_default))), indent=2, sort_keys=False)
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    return atomic_write_text(path, dumps(obj) + "\n")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=-]*")  # a run name is one folder name: no separators, no '..'
 
 
 def utc_stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+def slug(text: str) -> str:
+    """A run-name-safe version of free text ('max pool + dropout 0.3' -> 'max_pool_+_dropout_0.3')."""
+    out = re.sub(r"[^A-Za-z0-9._+=-]+", "_", text).strip("_.") or "run"
+    return out if out[0].isalnum() else f"r{out}"
+
+
+def check_name(name: str) -> str:
+    """A run name must be one folder name (it cannot climb out of the runs folder or into a sub-folder)."""
+    if not NAME.fullmatch(name) or ".." in name:
+        raise ConfigError(f"a run name may hold letters, digits and . _ + = - only, starting with a letter or digit. "
+                          f"Received: --name {name!r}")
+    return name
+
+
+def _prepare_root(root: Path) -> None:
+    """The runs folder exists and is a writable folder, or a one-line error says what it is instead."""
+    for parent in (root, *root.parents):
+        if parent.exists() and not parent.is_dir():
+            raise ConfigError(f"the runs folder {root} cannot be created: {parent} is a file (--runs-dir or "
+                              f"NEURALAB_RUNS)")
+        if parent.exists():
+            break
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"the runs folder {root} cannot be created ({e.strerror}); choose another with --runs-dir "
+                          f"or NEURALAB_RUNS") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise ConfigError(f"the runs folder {root} is not writable; choose another with --runs-dir or NEURALAB_RUNS")
+
+
+def _layout(path: Path, config: Any) -> None:
+    (path / "checkpoints").mkdir(exist_ok=True)
+    (path / "plots").mkdir(exist_ok=True)
+    atomic_write_json(path / "config.json", to_dict(config) if not isinstance(config, dict) else config)
 
 
 @dataclass
@@ -95,22 +83,28 @@ class Run:
 
     @classmethod
     def create(cls, runs_dir: str | Path, name: str, config: Any = None) -> "Run":
+        """A new run folder, complete with its config.json, or none: it is laid out under a hidden temporary name
+        and renamed into place, so a kill never leaves a folder without its config."""
         root = Path(runs_dir)
-        base = f"{utc_stamp()}-{name}"
-        path = root / base
-        n = 1
-        while True:
-            try:
-                path.mkdir(parents=True, exist_ok=False)
-                break
-            except FileExistsError:
-                n += 1
-                path = root / f"{base}-{n}"
-        run = cls(path)
-        run.checkpoints.mkdir()
-        run.plots.mkdir()
-        run.write_config(config if config is not None else {})  # config.json marks a folder as a run
-        return run
+        _prepare_root(root)
+        base = f"{utc_stamp()}-{check_name(name)}"
+        tmp = root / f".{base}.{os.getpid()}.creating"
+        tmp.mkdir()
+        try:
+            _layout(tmp, config if config is not None else {})
+            n, path = 1, root / base
+            while True:
+                try:
+                    os.rename(tmp, path)  # fails if `path` exists (and is not empty): then take the next name
+                    return cls(path)
+                except OSError:
+                    if not path.exists():
+                        raise
+                    n += 1
+                    path = root / f"{base}-{n}"
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
     @classmethod
     def open(cls, path: str | Path) -> "Run":
@@ -138,7 +132,7 @@ class Run:
 
     def child(self, name: str, config: Any = None) -> "Run":
         """A sub-run (one variant of a comparison) with the same layout, under `<run>/runs/<name>`."""
-        path = self.path / "runs" / name
+        path = self.path / "runs" / check_name(name)
         path.mkdir(parents=True, exist_ok=True)
         (path / "checkpoints").mkdir(exist_ok=True)
         (path / "plots").mkdir(exist_ok=True)
@@ -149,77 +143,90 @@ class Run:
 
     # -- writing --------------------------------------------------------------------------------------------
     def write_config(self, config: Any) -> None:
-        data = to_dict(config) if not isinstance(config, dict) else config
-        atomic_write_json(self.path / "config.json", data)
+        atomic_write_json(self.path / "config.json", to_dict(config) if not isinstance(config, dict) else config)
 
     def log(self, epoch: int, split: str, loss: float | None, metrics: dict[str, float] | None = None,
-            lr: float | None = None, seconds: float | None = None, **extra: Any) -> dict[str, Any]:
+            lr: float | None = None, seconds: float | None = None) -> EpochRow:
         """Append one line to metrics.jsonl (atomically: the whole file is rewritten, it is small)."""
-        row = {"epoch": epoch, "split": split, "loss": loss, "metrics": metrics or {}, "lr": lr,
-               "seconds": seconds, **extra}
-        line = json.dumps(_finite(json.loads(json.dumps(row, default=_json_default))))
+        row = EpochRow(epoch, split, loss, plain(metrics or {}), lr, seconds)
+        line = json.dumps(plain(row.to_json()))
         old = self.metrics_path.read_text() if self.metrics_path.exists() else ""
         atomic_write_text(self.metrics_path, old + line + "\n")
         if os.environ.get("NEURALAB_TENSORBOARD"):
-            self._tensorboard(epoch, split, loss, metrics or {}, lr)
+            self._tensorboard(row)
         return row
 
-    def _tensorboard(self, epoch: int, split: str, loss: float | None, metrics: dict[str, float],
-                     lr: float | None) -> None:
+    def _tensorboard(self, row: EpochRow) -> None:
         """The same numbers as metrics.jsonl, for people who live in TensorBoard (`--tensorboard`)."""
         from torch.utils.tensorboard import SummaryWriter
 
         with SummaryWriter(str(self.path / "tensorboard")) as w:
-            if loss is not None:
-                w.add_scalar(f"loss/{split}", loss, epoch)
-            for k, v in metrics.items():
+            if row.loss is not None:
+                w.add_scalar(f"loss/{row.split}", row.loss, row.epoch)
+            for k, v in row.metrics.items():
                 if isinstance(v, (int, float)):
-                    w.add_scalar(f"{k}/{split}", v, epoch)
-            if lr is not None and split == "train":
-                w.add_scalar("lr", lr, epoch)
+                    w.add_scalar(f"{k}/{row.split}", v, row.epoch)
+            if row.lr is not None and row.split == "train":
+                w.add_scalar("lr", row.lr, row.epoch)
 
     def truncate_metrics(self, last_epoch: int) -> None:
         """Drop metric lines after `last_epoch` (used when resuming from that epoch's checkpoint)."""
-        rows = [r for r in self.metrics() if r.get("epoch", 0) <= last_epoch]
-        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
+        rows = [r for r in self.metrics() if r.epoch <= last_epoch]
+        atomic_write_text(self.metrics_path, "".join(json.dumps(plain(r.to_json())) + "\n" for r in rows))
 
-    def write_summary(self, summary: dict[str, Any]) -> None:
-        atomic_write_json(self.path / "summary.json", summary)
+    def write_summary(self, summary: RunSummary) -> None:
+        summary.write(self.path / "summary.json")
 
     def write_report(self, markdown: str) -> Path:
         return atomic_write_text(self.path / "report.md", markdown)
 
     def save_figure(self, fig: Any, name: str) -> Path:
         """Save a matplotlib figure as plots/<name>.png (atomically) and close it."""
-        import io
-
-        import matplotlib.pyplot as plt
-
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        return atomic_write_bytes(self.plots / f"{name}.png", buf.getvalue())
+        return atomic_write_bytes(self.plots / f"{name}.png", figure_png(fig))
 
     # -- reading --------------------------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
-        return json.loads((self.path / "config.json").read_text())
+        data = read_json(self.path / "config.json", "run config")
+        if not isinstance(data, dict):
+            raise NeuralabError(f"{self.path / 'config.json'} must hold a JSON object")
+        return data
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> RunSummary:
         p = self.path / "summary.json"
-        return json.loads(p.read_text()) if p.exists() else {}
+        return RunSummary.read(p) if p.exists() else RunSummary()
 
-    def metrics(self, split: str | None = None) -> list[dict[str, Any]]:
+    @property
+    def finished(self) -> bool:
+        return (self.path / "summary.json").is_file()
+
+    def metrics(self, split: str | None = None) -> list[EpochRow]:
         if not self.metrics_path.exists():
             return []
-        rows = [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
-        return [r for r in rows if split is None or r.get("split") == split]
+        rows = []
+        for i, line in enumerate(self.metrics_path.read_text().splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(EpochRow.from_json(json.loads(line), f"{self.metrics_path}:{i}"))
+                except json.JSONDecodeError as e:
+                    raise NeuralabError(f"{self.metrics_path}:{i} is not valid JSON ({e})") from None
+        return [r for r in rows if split is None or r.split == split]
+
+
+def figure_png(fig: Any) -> bytes:
+    """A matplotlib figure as PNG bytes (110 dpi, tight), closed afterwards so long runs do not pile up figures."""
+    import matplotlib.pyplot as plt  # only runs that draw pay for matplotlib
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def list_runs(runs_dir: str | Path) -> list[Run]:
     root = Path(runs_dir)
     if not root.is_dir():
         return []
-    return [Run(p) for p in sorted(root.iterdir()) if (p / "config.json").is_file()]
+    return [Run(p) for p in sorted(root.iterdir()) if not p.name.startswith(".") and (p / "config.json").is_file()]
 
 
 def find_run(ref: str | Path, runs_dir: str | Path) -> Run:

@@ -80,8 +80,9 @@ def test_train_detector_one_epoch_then_detect_with_the_run(tmp_path, capsys):
     assert len(val) == 1 and {"map", "map50"} <= set(val[0]["metrics"])
     summary = json.loads((run / "summary.json").read_text())
     assert 0 <= summary["test"]["map50"] <= 1 and summary["train_images_per_s"] > 0
-    meta = json.loads((run / "checkpoints" / "model.json").read_text())
-    assert meta["model"] == SSD and meta["classes"] == ["circle", "square", "triangle"] and meta["image_size"] == 64
+    card = json.loads((run / "checkpoints" / "model.json").read_text())
+    assert card["architecture"] == SSD and card["task"] == "detection" and card["args"] == {"image_size": 64}
+    assert card["classes"] == ["circle", "square", "triangle"]
     assert (run / "checkpoints" / "model.safetensors").is_file() and (run / "plots" / "predictions.png").is_file()
     assert "mAP@0.5" in (run / "report.md").read_text() and json.loads((run / "config.json").read_text())
     im = tmp_path / "one.png"
@@ -90,6 +91,11 @@ def test_train_detector_one_epoch_then_detect_with_the_run(tmp_path, capsys):
     assert main(["detect", str(im), "--model", str(run), "--score", "0", "--json"]) == 0
     records = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert {d["label"] for d in records[0]["detections"]} <= {"circle", "square", "triangle"}
+    # `predict` reads the card's task and answers with boxes; `eval` measures the run on its own data
+    assert main(["predict", str(run), str(im)]) == 0
+    assert f"{im} (70x50): " in capsys.readouterr().out
+    assert main(["eval", str(run), "--json"]) == 0
+    assert 0 <= json.loads(capsys.readouterr().out)["map50"] <= 1
 
 
 def test_train_detector_time_budget_ends_training_and_still_tests(tmp_path):

@@ -41,7 +41,7 @@ def test_weights_of_another_architecture_are_refused(tmp_path):
 def test_onnx_runtime_matches_pytorch_on_generated_images(tmp_path):
     pytest.importorskip("onnxruntime")
     from neuralab.data.detection import generate
-    from neuralab.models.detector_export import export_detector_onnx
+    from neuralab.tasks.detection_export import export_detector_onnx
 
     torch.manual_seed(0)
     model, _ = build_detector(SSD, 3, image_size=96)

@@ -45,5 +45,7 @@ def test_train_images_is_for_generated_data_only(settings, tmp_path):
 
     with pytest.raises(ConfigError, match="--train-images applies to generated datasets"):
         load_detection_data(f"coco:{write_coco(tmp_path / 'c')}", settings, None, n_train=10)
-    with pytest.raises(ConfigError, match="must not be negative"):
+    with pytest.raises(ConfigError, match="time_budget_min must be >= 0"):
         DetectTrainConfig(time_budget_min=-1)
+    with pytest.raises(ConfigError, match="train_images must be >= 0"):
+        DetectTrainConfig(train_images=-1)

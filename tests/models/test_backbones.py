@@ -70,16 +70,19 @@ def test_missing_imagenet_weights_offline_say_where_to_put_which_file(monkeypatc
 
 
 def test_preprocessing_comes_with_the_weights(tmp_path):
-    from neuralab.train.checkpoint import save_model
+    from neuralab.data.preprocess import Preprocess
+    from neuralab.models.checkpoint import save_model
+    from neuralab.records import ModelCard
 
-    assert preprocessing(spec_of("resnet50"), "imagenet") == {"resize": 232, "crop": 224,
-                                                               "mean": [0.485, 0.456, 0.406],
-                                                               "std": [0.229, 0.224, 0.225]}
+    assert preprocessing(spec_of("resnet50"), "imagenet") == Preprocess((3, 224, 224), (0.485, 0.456, 0.406),
+                                                                        (0.229, 0.224, 0.225), 255.0, 232)
     model = create_model("resnet_small", (3, 24, 24), 4)
-    save_model(tmp_path / "m.safetensors", model, {"mean": [0.1, 0.2, 0.3], "std": [0.4, 0.5, 0.6],
-                                                   "input_shape": [3, 24, 24]})
-    pre = preprocessing(spec_of("resnet_small"), str(tmp_path / "m.safetensors"))
-    assert pre == {"resize": 24, "crop": 24, "mean": [0.1, 0.2, 0.3], "std": [0.4, 0.5, 0.6]}
+    pre = Preprocess((3, 24, 24), (0.1, 0.2, 0.3), (0.4, 0.5, 0.6))
+    save_model(tmp_path / "m.safetensors", model, ModelCard("resnet_small", "classification", (3, 24, 24), 4, pre))
+    assert preprocessing(spec_of("resnet_small"), str(tmp_path / "m.safetensors")) == Preprocess(
+        (3, 24, 24), (0.1, 0.2, 0.3), (0.4, 0.5, 0.6), 255.0, 24)
+    # a mean/std given on the command line overrides the weights' (TensorFlow's MobileNets want [-1, 1])
+    assert preprocessing(spec_of("mobilenet_v2"), "imagenet", (0.5,) * 3, (0.5,) * 3).mean == (0.5, 0.5, 0.5)
 
 
 def _state_file(path, name):

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from neuralab.report.findings import curve_findings, headline
+from neuralab.records import EpochRow, RunSummary
+from neuralab.report.findings import curve_findings
 from neuralab.report.site import build_site
 from neuralab.runs import Run
 
@@ -20,7 +21,7 @@ def fabricate(root: Path, experiment: str, train_acc: list[float], val_acc: list
     fig, ax = plt.subplots()
     ax.plot(val_acc)
     run.save_figure(fig, "curves")
-    run.write_summary({"test": {"accuracy": test_acc}})
+    run.write_summary(RunSummary(test={"accuracy": test_acc}))
     run.write_report(f"# {experiment}\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n![curves](plots/curves.png)\n")
     return run
 
@@ -28,8 +29,7 @@ def fabricate(root: Path, experiment: str, train_acc: list[float], val_acc: list
 def test_findings_follow_the_numbers():
     def rows(train, val):
         return [r for e, (t, v) in enumerate(zip(train, val), 1)
-                for r in ({"epoch": e, "split": "train", "metrics": {"accuracy": t}, "loss": 0},
-                          {"epoch": e, "split": "val", "metrics": {"accuracy": v}, "loss": 0})]
+                for r in (EpochRow(e, "train", 0.0, {"accuracy": t}), EpochRow(e, "val", 0.0, {"accuracy": v}))]
 
     improving = curve_findings(rows([0.5, 0.7, 0.9], [0.5, 0.7, 0.89]))
     assert "peaked at 89.0% in epoch 3 of 3" in improving[0] and "still improving" in improving[1]
@@ -37,9 +37,11 @@ def test_findings_follow_the_numbers():
     overfit = curve_findings(rows([0.6, 0.8, 0.95, 0.99, 1.0], [0.6, 0.7, 0.72, 0.71, 0.70]))
     assert "epoch 3 of 5" in overfit[0] and "did not improve over the last 2 epochs" in overfit[1]
     assert "30.0 points above validation: the model overfits" in overfit[2]
-    assert headline({"test": {"accuracy": 0.9871}}) == "98.7% test accuracy"
-    assert headline({"test": {"rmse": 0.4912}}) == "test RMSE 0.491"
-    assert headline({"headline": "mAP 0.9"}) == "mAP 0.9"
+    assert RunSummary(test={"accuracy": 0.9871}).headline == "98.7% test accuracy"
+    assert RunSummary(test={"rmse": 0.4912}).headline == "test RMSE 0.491"
+    assert RunSummary.from_json({"headline": "mAP 0.9", "test": {"map50": 0.9}}).headline == "mAP 0.9"
+    one = curve_findings(rows([0.5], [0.5]))
+    assert "One epoch ran" in one[1] and len(one) == 2  # no overfitting verdict from a single point
 
 
 def test_site_from_fabricated_runs(tmp_path):

@@ -13,13 +13,14 @@ from PIL import Image
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from neuralab.config import Settings
-    from neuralab.train import TrainConfig, train
+    from neuralab.train.config import TrainConfig
+    from neuralab.train.trainer import train
 
     root = tmp_path_factory.mktemp("serve-runs")
     s = Settings(runs_dir=root, data_dir=root / "data", cache_dir=root / "cache", download=False, device="cpu")
     out = {}
     for ds in ("digits", "moons"):
-        run, _, _ = train(TrainConfig(dataset=ds, epochs=2, name=f"{ds}-mlp"), s, log=lambda _: None)
+        run, _, _ = train(TrainConfig.of(dataset=ds, epochs=2, name=f"{ds}-mlp"), s, log=lambda _: None)
         out[ds] = run.path
     return out
 

@@ -17,7 +17,10 @@ from neuralab.errors import NeuralabError
 from neuralab.serve.app import ServeConfig, Served, create_app, load_models
 from neuralab.serve.backends import Backend, load, model_name
 from neuralab.serve.batching import MicroBatcher
-from neuralab.serve.preprocess import Limits, Preprocess
+from neuralab.data.preprocess import Preprocess
+from neuralab.records import ModelCard
+from neuralab.serve.preprocess import Limits
+from neuralab.tasks import TASKS
 from tests.serve.conftest import png
 
 
@@ -162,7 +165,7 @@ def test_serve_cli_limits(monkeypatch, runs):
     from neuralab import cli
 
     seen = {}
-    monkeypatch.setattr("neuralab.serve.app.serve", lambda refs, host, port, cfg: seen.update(cfg=cfg, refs=refs))
+    monkeypatch.setattr("neuralab.serve.app.serve", lambda refs, cfg: seen.update(cfg=cfg, refs=refs))
     assert cli.main(["serve", str(runs["digits"]), "--max-upload-mb", "2", "--max-pixels", "4000000",
                      "--threads", "1"]) == 0
     assert seen["cfg"].limits == Limits(max_bytes=2 * 1024 * 1024, max_pixels=4_000_000)
@@ -170,17 +173,20 @@ def test_serve_cli_limits(monkeypatch, runs):
     assert cli.main(["serve", str(runs["digits"])]) == 0
     assert seen["cfg"].limits == Limits()  # defaults: 10 MiB, 40 Mpx
     assert cli.main(["serve", str(runs["digits"]), "--max-pixels", "0"]) == 2
+    for bad in (["--queue", "0"], ["--port", "70000"], ["--max-batch", "0"], ["--threads", "-1"]):
+        assert cli.main(["serve", str(runs["digits"]), *bad]) == 2, bad
 
 
 def test_full_queue_answers_503_with_retry_after(runs):
-    pre = Preprocess((2,), (0.0,), (1.0,), 1.0)
+    pre = Preprocess((2,), (0.0, 0.0), (1.0, 1.0), 1.0)
 
     def slow(x):
         time.sleep(0.3)
         return np.zeros((len(x), 2), np.float32)
 
-    meta = {"task": "classification", "classes": ["a", "b"], "input_shape": [2]}
-    served = {"slow": Served("slow", meta, pre, MicroBatcher(slow, max_batch=1, queue_size=1), "test")}
+    card = ModelCard("mlp", "classification", (2,), 2, pre, classes=("a", "b"))
+    served = {"slow": Served("slow", card, TASKS.get("classification"), MicroBatcher(slow, max_batch=1, queue_size=1),
+                             "test")}
     app = create_app([], served=served)
     import concurrent.futures as cf
     with TestClient(app) as c, cf.ThreadPoolExecutor(6) as pool:

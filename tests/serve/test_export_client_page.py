@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -24,12 +25,13 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_export_matches_torch(runs, tmp_path, fmt):
     folder = export(runs["digits"], fmt, tmp_path / fmt)
-    backend, meta = load(folder, "onnxruntime" if fmt == "onnx" else "torch")
+    backend, card = load(folder, "onnxruntime" if fmt == "onnx" else "torch")
     torch_backend, _ = load(runs["digits"], "torch")
     x = np.random.default_rng(0).normal(size=(5, 1, 8, 8)).astype(np.float32)
     assert np.abs(backend(x) - torch_backend(x)).max() < 1e-4
-    assert meta["task"] == "classification" and meta["format"] == fmt
-    assert meta["name"] == "digits-mlp" and model_name(folder) == "digits-mlp"
+    side = json.loads((folder / "serve.json").read_text())
+    assert card.task == "classification" and side["format"] == fmt and "parity" in side
+    assert side["name"] == "digits-mlp" and model_name(folder) == "digits-mlp"
 
 
 def _free_port() -> int:
@@ -107,7 +109,7 @@ def test_upload_limit_flags(server):
         c.predict("digits-mlp", png((64, 64)) + b"\0" * 60_000)
     buf = io.BytesIO()
     Image.new("L", (1001, 1000)).save(buf, "PNG")  # small file, 1,001,000 pixels
-    with pytest.raises(NeuralabError, match="413.*pixels.*1000000"):
+    with pytest.raises(NeuralabError, match="413.*pixels.*1,?000,?000"):
         c.predict("digits-mlp", buf.getvalue())
     Image.new("L", (1000, 1000)).save(buf := io.BytesIO(), "PNG")  # exactly at the limit
     assert c.predict("digits-mlp", buf.getvalue())["predictions"]
@@ -143,6 +145,6 @@ def test_web_page_upload_shows_class(server, runs, tmp_path):
             page.screenshot(path=str(artifacts / "serve-page.png"))
         finally:
             browser.close()
-    from neuralab.train.checkpoint import load_model
+    from neuralab.models.checkpoint import load_model
 
-    assert first in load_model(runs["digits"])[1]["classes"]
+    assert first in load_model(runs["digits"])[1].classes

@@ -8,7 +8,7 @@ from neuralab.data.base import Split, make_dataset
 from neuralab.models import create_model
 from neuralab.models.fastnet import PatchWhitening
 from neuralab.runs import Run
-from neuralab.train.checkpoint import load_model
+from neuralab.models.checkpoint import load_model
 from neuralab.train.fast import EpochBatches, FastConfig, _lookahead, normalize, predict_tta, train_fast
 
 
@@ -41,13 +41,13 @@ def test_fast_recipe_learns_writes_a_checkpoint_and_repeats(tmp_path):
         run = Run.create(tmp_path, f"fast{i}")
         summaries.append(train_fast(data, FastConfig(epochs=4, batch_size=64, tta=2), run, torch.device("cpu"),
                                     log=lambda m: None))
-    assert summaries[0]["test"]["accuracy"] >= 0.9
-    assert summaries[0]["test"] == summaries[1]["test"]  # same seed, same numbers
+    assert summaries[0].test_accuracy >= 0.9
+    assert summaries[0].test_accuracy == summaries[1].test_accuracy  # same seed, same numbers
     model, meta = load_model(run.path)
     x = (torch.from_numpy(data.test.x).float() / 255 - torch.tensor(data.mean).view(1, 3, 1, 1)) / \
         torch.tensor(data.std).view(1, 3, 1, 1)
     acc = (predict_tta(model, x, 2).argmax(1).numpy() == data.test.y).mean()
-    assert abs(acc - summaries[1]["test"]["accuracy"]) < 1e-6
+    assert abs(acc - summaries[1].test_accuracy) < 1e-6
 
 
 def test_full_train_folds_validation_into_training_and_skips_the_validation_pass(tmp_path):
@@ -55,19 +55,20 @@ def test_full_train_folds_validation_into_training_and_skips_the_validation_pass
     run = Run.create(tmp_path, "full")
     summary = train_fast(data, FastConfig(epochs=1, batch_size=64, tta=0, full_train=True), run, torch.device("cpu"),
                          log=lambda m: None)
-    assert summary["train_images"] == len(data.train) + len(data.val)
+    assert summary.train_images == len(data.train) + len(data.val)
     assert run.metrics("val") == []  # the validation images were trained on: no per-epoch "validation" figure
-    assert [r["epoch"] for r in run.metrics("train")] == [1]
+    assert [r.epoch for r in run.metrics("train")] == [1]
 
 
 def test_the_recipe_trains_any_registered_model_and_saves_it_by_name(tmp_path):
     data = tiny()
     run = Run.create(tmp_path, "cnn")
-    cfg = FastConfig(model="cnn", model_args="depth=2 width=8 residual=true", lr=3.0, epochs=4, batch_size=64, tta=1)
+    cfg = FastConfig.of(model="cnn", model_args="depth=2 width=8 residual=true", lr=3.0, epochs=4, batch_size=64,
+                        tta=1)
     summary = train_fast(data, cfg, run, torch.device("cpu"), log=lambda m: None)
-    assert summary["test"]["accuracy"] >= 0.9  # cnn has no patch-whitening layer: the recipe must not need one
-    model, meta = load_model(run.path)
-    assert meta["model"] == "cnn" and meta["model_args"] == {"depth": 2, "width": 8, "residual": True}
+    assert summary.test_accuracy >= 0.9  # cnn has no patch-whitening layer: the recipe must not need one
+    model, card = load_model(run.path)
+    assert card.architecture == "cnn" and card.args == {"depth": 2, "width": 8, "residual": True}
     assert sum(p.numel() for p in model.parameters()) == sum(
         p.numel() for p in create_model("cnn", (3, 32, 32), 2, depth=2, width=8, residual=True).parameters())
 
@@ -77,8 +78,8 @@ def test_both_precisions_learn_and_say_which_they_used(tmp_path, precision):
     run = Run.create(tmp_path, precision)
     summary = train_fast(tiny(), FastConfig(epochs=4, batch_size=64, tta=1, precision=precision), run,
                          torch.device("cpu"), log=lambda m: None)
-    assert summary["test"]["accuracy"] >= 0.9
-    assert summary["precision"] == precision
+    assert summary.test_accuracy >= 0.9
+    assert summary.precision == precision
     assert json.loads((run.path / "config.json").read_text())["precision"] == precision
     model, _ = load_model(run.path)
     assert all(p.dtype == torch.float32 for p in model.parameters())  # bf16 computes; the weights stay fp32
@@ -140,7 +141,7 @@ def test_cutout_in_the_recipe_trains(tmp_path):
     summary = train_fast(tiny(), FastConfig(epochs=2, batch_size=64, tta=0, cutout=8), run, torch.device("cpu"),
                          log=lambda m: None)
     assert json.loads((run.path / "config.json").read_text())["config"]["cutout"] == 8
-    assert 0.0 <= summary["test"]["accuracy"] <= 1.0
+    assert 0.0 <= summary.test_accuracy <= 1.0
 
 
 def test_fp16_with_loss_scaling_learns(tmp_path, monkeypatch):
@@ -150,6 +151,7 @@ def test_fp16_with_loss_scaling_learns(tmp_path, monkeypatch):
 
     monkeypatch.setattr(fast, "resolve_precision", lambda *a, **k: torch.float16)
     run = Run.create(tmp_path, "fp16")
-    cfg = FastConfig(model="cnn", model_args="depth=2 width=8 residual=true", lr=3.0, epochs=4, batch_size=64, tta=1)
+    cfg = FastConfig.of(model="cnn", model_args="depth=2 width=8 residual=true", lr=3.0, epochs=4, batch_size=64,
+                        tta=1)
     summary = train_fast(tiny(), cfg, run, torch.device("cpu"), log=lambda m: None)
-    assert summary["precision"] == "float16" and summary["test"]["accuracy"] >= 0.9
+    assert summary.precision == "float16" and summary.test_accuracy >= 0.9

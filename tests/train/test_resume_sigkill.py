@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from neuralab.train.checkpoint import read
+from neuralab.models.checkpoint import STATE_KEY, read_metadata, read_tensors
 
 ARGS = ["--dataset", "digits", "--model-args", "hidden=256,256", "--epochs", "3", "--batch-size", "4",
         "--seed", "3", "--device", "cpu"]
@@ -25,7 +25,7 @@ def _cli(runs: Path, *args: str, **kw) -> subprocess.Popen:
 
 
 def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
-    return {k: v for k, v in read(run_dir / "checkpoints" / "last.safetensors")[0].items() if k.startswith("model.")}
+    return {k: v for k, v in read_tensors(run_dir / "checkpoints" / "last.safetensors").items() if k.startswith("model.")}
 
 
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
@@ -47,7 +47,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     os.kill(victim.pid, signal.SIGKILL)
     assert victim.wait() == -signal.SIGKILL
     run_dir = ckpt.parents[1]
-    assert read(ckpt)[1]["train_state"]  # a complete checkpoint survived the kill
+    assert read_metadata(ckpt)[STATE_KEY]  # a complete checkpoint survived the kill
 
     resumed = _cli(runs, "--resume", run_dir.name)
     out = resumed.communicate(timeout=300)[0]

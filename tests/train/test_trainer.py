@@ -7,8 +7,11 @@ import torch
 
 from neuralab.config import Settings
 from neuralab.errors import CheckpointError, ConfigError, TrainingDiverged
-from neuralab.train import TrainConfig, train
-from neuralab.train.checkpoint import load_model, read, save_model
+from neuralab.data.preprocess import Preprocess
+from neuralab.models.checkpoint import STATE_KEY, load_model, read_metadata, read_tensors, save_model
+from neuralab.records import ModelCard
+from neuralab.train.config import TrainConfig
+from neuralab.train.trainer import train
 
 
 @pytest.fixture
@@ -19,60 +22,66 @@ def settings(tmp_path):
 
 def cfg(**kw):
     base = dict(dataset="digits", model_args="hidden=32", epochs=3, batch_size=64, lr=3e-3, seed=0)
-    return TrainConfig(**{**base, **kw})
+    return TrainConfig.of(**{**base, **kw})
 
 
 def test_loss_decreases_and_metrics_logged(settings):
     run, summary, _ = train(cfg(epochs=4), settings, log=lambda s: None)
-    rows = [r for r in run.metrics() if r["split"] == "train"]
+    rows = [r for r in run.metrics() if r.split == "train"]
     assert len(rows) == 4
-    assert rows[-1]["loss"] < rows[0]["loss"]
-    assert summary["test"]["accuracy"] > 0.8
+    assert rows[-1].loss < rows[0].loss
+    assert summary.test["accuracy"] > 0.8
     assert (run.checkpoints / "model.safetensors").is_file()
 
 
 def test_early_stop_fires(settings):
     # lr=0 never improves after epoch 1, so patience 1 stops at epoch 2.
     _, summary, _ = train(cfg(epochs=10, lr=1e-12, schedule="constant", early_stop=1), settings, log=lambda s: None)
-    assert summary["epochs_run"] == 2
-    assert summary["stopped"].startswith("early stop")
+    assert summary.epochs_run == 2
+    assert summary.stopped.startswith("early stop")
 
 
 def test_nan_names_epoch_and_step_and_keeps_checkpoint(settings, monkeypatch):
+    import dataclasses
+
     from neuralab.train import trainer as tr
+    from neuralab.train.objectives import OBJECTIVES
 
-    real = tr.Trainer.loss_fn
-    calls = {"n": 0}
+    real = OBJECTIVES.get("classification")
+    calls = {"n": 0, "after_epoch_1": False}
 
-    def poisoned(self, out, y):
-        calls["n"] += 1
-        loss = real(self, out, y)
-        return loss * float("nan") if self.epoch == 2 and calls["n"] > 3 else loss
+    def poisoned(out, y, smoothing):  # NaN from the 4th step of epoch 2 on
+        calls["n"] += calls["after_epoch_1"]
+        loss = real.loss(out, y, smoothing)
+        return loss * float("nan") if calls["n"] > 3 else loss
 
-    monkeypatch.setattr(tr.Trainer, "loss_fn", poisoned)
+    def log(msg):
+        calls["after_epoch_1"] |= msg.startswith("epoch 1/")
+
+    monkeypatch.setattr(tr, "OBJECTIVES", {"classification": dataclasses.replace(real, loss=poisoned)})
     with pytest.raises(TrainingDiverged, match=r"epoch 2, step \d+") as e:
-        train(cfg(epochs=3), settings, log=lambda s: None)
+        train(cfg(epochs=3), settings, log=log)
     assert "last.safetensors" in str(e.value)
     run_dir = next((settings.runs_dir).iterdir())
-    state = read(run_dir / "checkpoints" / "last.safetensors")[1]
-    assert state["train_state"] is not None
+    assert read_metadata(run_dir / "checkpoints" / "last.safetensors")[STATE_KEY]
 
 
 def test_checkpoint_round_trip_identical_predictions(settings, tmp_path):
     run, _, trainer = train(cfg(epochs=1), settings, log=lambda s: None)
     x = torch.randn(5, *trainer.data.input_shape)
-    model, meta = load_model(run.path)
+    model, card = load_model(run.path)
     with torch.no_grad():
         assert torch.equal(model(x), trainer.eval_model.eval()(x))
-    assert meta["classes"] == trainer.data.classes and meta["model"] == "mlp"
+    assert list(card.classes) == trainer.data.classes and card.architecture == "mlp" and card.task == "classification"
 
 
 def test_shape_mismatch_is_clear(settings, tmp_path):
     from neuralab.models import create_model
 
     model = create_model("mlp", (1, 8, 8), 10, hidden=[16])
-    path = save_model(tmp_path / "m.safetensors", model, {"model": "mlp", "model_args": {"hidden": [32]},
-                                                            "input_shape": [1, 8, 8], "num_outputs": 10})
+    card = ModelCard("mlp", "classification", (1, 8, 8), 10, Preprocess((1, 8, 8), (0.0,), (1.0,)),
+                     args={"hidden": [32]})
+    path = save_model(tmp_path / "m.safetensors", model, card)
     with pytest.raises(CheckpointError, match=r"(?s)does not match the model .*checkpoint \(16, 64\) vs model \(32, 64\)"):
         load_model(path)
 
@@ -94,7 +103,7 @@ def test_resume_equals_uninterrupted(settings):
 
     part = find_run("part", settings.runs_dir)
     b, _, _ = train(cfg(epochs=3, name="part"), settings, run=part, resume=True, log=lambda s: None)
-    wa, wb = read(a.checkpoints / "last.safetensors")[0], read(b.checkpoints / "last.safetensors")[0]
+    wa, wb = read_tensors(a.checkpoints / "last.safetensors"), read_tensors(b.checkpoints / "last.safetensors")
     keys = [k for k in wa if k.startswith("model.")]
     assert keys and all(torch.equal(wa[k], wb[k]) for k in keys)
 
@@ -107,14 +116,14 @@ def test_torchmetrics_summary_and_fresh_process_evaluation(settings):
     from pathlib import Path
 
     run, summary, trainer = train(cfg(epochs=2), settings, log=lambda s: None)
-    test = summary["test"]
+    test = summary.test
     assert len(test["precision"]) == len(test["recall"]) == 10
     n_test = len(trainer.data.test)
     assert sum(map(sum, test["confusion"])) == n_test
     assert sum(test["confusion"][i][i] for i in range(10)) / n_test == pytest.approx(test["accuracy"])
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src"), "OMP_NUM_THREADS": "1",
            "NEURALAB_RUNS": str(settings.runs_dir)}
-    out = subprocess.run([sys.executable, "-m", "neuralab.train.evaluate", str(run.path)], env=env,
+    out = subprocess.run([sys.executable, "-m", "neuralab", "eval", str(run.path), "--json"], env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     fresh = json.loads(out.stdout)
@@ -127,28 +136,28 @@ def test_limit_eval_validates_and_tests_on_a_random_subset_and_one_test_pass_giv
     _, quick, part = train(cfg(epochs=1, limit_eval=50), settings, log=lambda s: None)
     assert len(part.data.val) == 50 and len(part.data.test) == 50 and len(whole.data.test) > 50
     assert len(set(part.data.test.y.tolist())) > 5  # drawn at random, not the first 50 of a sorted split
-    assert sum(map(sum, quick["test"]["confusion"])) == 50
+    assert sum(map(sum, quick.test["confusion"])) == 50
     # the loss and accuracy from the one prediction pass agree with a separate evaluation pass
     loss, metrics = whole.evaluate("test")
-    assert full["test"]["loss"] == pytest.approx(loss, rel=1e-5)
-    assert full["test"]["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-6)
+    assert full.test["loss"] == pytest.approx(loss, rel=1e-5)
+    assert full.test["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-6)
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_a_conv_net_trains_in_either_precision_keeps_fp32_weights_and_repeats_bit_for_bit(settings, precision):
     kw = dict(model="cnn", model_args="depth=2 width=8", epochs=2, precision=precision)
     run, summary, _ = train(cfg(name=f"{precision}-a", **kw), settings, log=lambda s: None)
-    assert summary["precision"] == precision and summary["test"]["accuracy"] > 0.5
+    assert summary.precision == precision and summary.test["accuracy"] > 0.5
     model, _ = load_model(run.path)
     assert all(p.dtype == torch.float32 for p in model.parameters())
     again, _, _ = train(cfg(name=f"{precision}-b", **kw), settings, log=lambda s: None)
-    wa, wb = read(run.checkpoints / "last.safetensors")[0], read(again.checkpoints / "last.safetensors")[0]
+    wa, wb = read_tensors(run.checkpoints / "last.safetensors"), read_tensors(again.checkpoints / "last.safetensors")
     assert all(torch.equal(wa[k], wb[k]) for k in wa if k.startswith("model."))  # same seed, same weights
 
 
 def test_auto_precision_keeps_dense_nets_in_fp32_on_a_cpu(settings):
     _, summary, _ = train(cfg(epochs=1), settings, log=lambda s: None)
-    assert summary["precision"] == "float32"
+    assert summary.precision == "float32"
 
 
 def test_tta_tests_on_the_mean_of_each_image_and_its_mirror(settings):
@@ -177,10 +186,10 @@ def test_fp16_scales_the_loss_and_clips_and_steps_on_the_true_gradients(settings
     fp32, _, _ = train(cfg(name="fp32", precision="float32", lr=0.05, **kw), settings, log=lambda s: None)
     monkeypatch.setattr(trainer_module, "resolve_precision", lambda *a, **k: torch.float16)
     fp16, summary, trainer = train(cfg(name="fp16", lr=0.05, **kw), settings, log=lambda s: None)
-    assert summary["precision"] == "float16" and trainer.scaler.is_enabled()
+    assert summary.precision == "float16" and trainer.scaler.is_enabled()
     assert trainer.scaler.get_scale() > 1  # the loss really was scaled
     assert all(p.dtype == torch.float32 for p in trainer.model.parameters())
-    w0, w32, w16 = (read(r.checkpoints / "last.safetensors")[0] for r in (start, fp32, fp16))
+    w0, w32, w16 = (read_tensors(r.checkpoints / "last.safetensors") for r in (start, fp32, fp16))
     weights = [k for k in w0 if k.startswith("model.") and k.endswith("weight")]
     assert weights
     for k in weights:  # same seed and start: fp16's updates match fp32's to a few percent

@@ -5,7 +5,9 @@ import torch
 from neuralab.data import load_dataset
 from neuralab.models import create_model
 from neuralab.models.backbones import spec_of
-from neuralab.train.checkpoint import load_model
+from neuralab.data.preprocess import Preprocess
+from neuralab.models.checkpoint import load_model
+from neuralab.train.pretrain import weights_file
 from neuralab.train.transfer import (TransferOptions, param_groups, prepare, resize_images, run_strategy,
                                      set_trainable)
 from neuralab.runs import Run
@@ -81,17 +83,17 @@ def test_auto_backbone_takes_imagenet_weights_found_here(settings, monkeypatch):
     from neuralab.train.transfer import resolve_pretrained
 
     monkeypatch.setenv("TORCH_HOME", str(settings.weights_dir.parent / "torch"))
-    opts = TransferOptions(backbone="auto")
-    assert "weights API" in resolve_pretrained(opts, settings) and opts.backbone == "resnet18"  # will download
+    opts, about = resolve_pretrained(TransferOptions(backbone="auto"), settings)
+    assert "weights API" in about and opts.backbone == "resnet18"  # will download
     settings.weights_dir.mkdir(parents=True)
     torch.save(create_model("mobilenet_v2", (3, 32, 32), 1000).state_dict(),
                settings.weights_dir / "mobilenet_v2_imagenet_tflite_dequant.pth")
-    opts = TransferOptions(backbone="auto")
-    about = resolve_pretrained(opts, settings)
+    asked = TransferOptions(backbone="auto")
+    opts, about = resolve_pretrained(asked, settings)
     assert opts.backbone == "mobilenet_v2" and opts.weights.endswith("tflite_dequant.pth") and "TFLite" in about
     assert opts.mean == [0.5, 0.5, 0.5] and opts.std == [0.5, 0.5, 0.5]
-    named = TransferOptions(backbone="resnet34")  # a named backbone is never swapped for another
-    resolve_pretrained(named, settings)
+    assert asked.backbone == "auto"  # the options given are not changed behind the caller's back
+    named, _ = resolve_pretrained(TransferOptions(backbone="resnet34"), settings)  # never swapped for another
     assert (named.backbone, named.weights) == ("resnet34", "imagenet")
     with pytest.raises(ConfigError, match="name the backbone"):
         resolve_pretrained(TransferOptions(backbone="auto", weights="none"), settings)
@@ -112,19 +114,23 @@ def test_three_strategies_end_to_end_and_whole_model_checkpoints(folder_data, se
     from neuralab.train.pretrain import PretrainConfig, pretrain_on
 
     pre_run = Run.create(settings.runs_dir, "pretrain")
-    pre = pretrain_on(folder_data, PretrainConfig(epochs=1, batch_size=16), pre_run, settings)
-    weights = pre["weights"]
+    pretrain_on(folder_data, PretrainConfig(epochs=1, batch_size=16), pre_run, settings)
+    weights = weights_file(pre_run)
     opts = TransferOptions(backbone="resnet_small", weights=weights, epochs=2, head_epochs=1, batch_size=16,
                            augment="flip")
-    data = prepare(folder_data, {"resize": 16, "crop": 16, "mean": [0.5] * 3, "std": [0.25] * 3}, per_class=10)
+    pre = Preprocess((3, 16, 16), (0.5,) * 3, (0.25,) * 3, 255.0, 16)
+    data = prepare(folder_data, pre, per_class=10)
     assert np.bincount(data.train.y).tolist() == [10, 10]
     for strategy in ("feature-extraction", "fine-tune", "scratch"):
         run = Run.create(settings.runs_dir, strategy)
-        summary, model = run_strategy(strategy, data, opts, settings, run)
-        assert 0 <= summary["test"]["accuracy"] <= 1 and summary["strategy"] == strategy
-        # The checkpoint is a whole image model that rebuilds without the pretraining file.
-        loaded, meta = load_model(run.path)
-        assert meta["model"] == "resnet_small" and meta["model_args"] == {"pretrained": "none"}
+        outcome, model = run_strategy(strategy, data, opts, settings, run, pre)
+        assert 0 <= outcome.accuracy <= 1 and outcome.strategy == strategy
+        assert run.summary().details["strategy"] == strategy
+        # The checkpoint is a whole image model that rebuilds without the pretraining file, and serves photos
+        # with the preprocessing it was trained with.
+        loaded, card = load_model(run.path)
+        assert card.architecture == "resnet_small" and card.args == {"pretrained": "none"}
+        assert card.preprocess == pre and card.extra["strategy"] == strategy
         x = torch.from_numpy(data.test.x).float() / 255
         x = (x - 0.5) / 0.25
         with torch.no_grad():
@@ -132,5 +138,5 @@ def test_three_strategies_end_to_end_and_whole_model_checkpoints(folder_data, se
         acc = float((got == data.test.y).mean())
         if strategy == "feature-extraction":  # folded head == the head trained on cached features
             # (torchmetrics reports accuracy in float32; 1e-6 is far below one image out of 40)
-            assert acc == pytest.approx(summary["test"]["accuracy"], abs=1e-6)
+            assert acc == pytest.approx(outcome.accuracy, abs=1e-6)
         assert np.array_equal(got, model.eval()(x).argmax(1).detach().numpy())

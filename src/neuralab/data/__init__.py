@@ -7,6 +7,6 @@ demand, so NumPy-only code can use datasets without loading torch.
 from neuralab.data import cats_dogs, cifar, idx, imagefolder, pets, tabular, toy2d  # noqa: F401  (registration)
 from neuralab.data import detection  # noqa: F401  (registration: coco, voc, shapes-det, digits-det)
 from neuralab.data.base import Dataset, Split
-from neuralab.data.registry import DATASETS, DataOptions, load_dataset, parse_name
+from neuralab.data.registry import DATASETS, DataOptions, load_dataset, parse_name, task_of
 
-__all__ = ["DATASETS", "DataOptions", "Dataset", "Split", "load_dataset", "parse_name"]
+__all__ = ["DATASETS", "DataOptions", "Dataset", "Split", "load_dataset", "parse_name", "task_of"]

@@ -79,6 +79,7 @@ class Compose:
         return x
 
 
+RANGES = {"crop": (1, 64), "rotate": (0.0, 180.0), "cutout": (1, 512)}  # pixels, degrees, pixels
 AUGMENTS.register("flip")(lambda: flip)
 AUGMENTS.register("crop")(lambda pad=4: lambda x, g: translate(x, g, pad))
 AUGMENTS.register("rotate")(lambda degrees=15.0: lambda x, g: rotate(x, g, degrees))
@@ -105,7 +106,12 @@ def parse(spec: str | list[str] | None) -> list[tuple[str, int | float | None]]:
             number = float(value)
         except ValueError:
             raise ConfigError(f"{name} takes a number, e.g. {name}=2. Received: {item!r}") from None
-        out.append((name, int(number) if name in ("crop", "cutout") else number))
+        low, high = RANGES[name]
+        whole = name in ("crop", "cutout")
+        if not (low <= number <= high) or (whole and number != int(number)):
+            raise ConfigError(f"{name} takes {'a whole number' if whole else 'a number'} from {low:g} to {high:g}. "
+                              f"Received: {item!r}")
+        out.append((name, int(number) if whole else number))
     return out
 
 

@@ -214,7 +214,7 @@ def read_coco(path: Path, size: int | None = None, classes: list[str] | None = N
     return records, list(keep), skipped
 
 
-@register("coco", "a COCO-json detection folder: coco:PATH (annotations.json + images/)", kind="custom")
+@register("coco", "a COCO-json detection folder: coco:PATH (annotations.json + images/)", kind="custom", task="detection")
 def load_coco(opts: DataOptions) -> DetDataset:
     root = Path(opts.arg or "").expanduser()
     records, classes, skipped = read_coco(root, opts.image_size, opts.classes)
@@ -235,7 +235,7 @@ def _voc_objects(xml: Path) -> tuple[str, list[tuple[str, list[float]]]]:
         raise DataError(f"{xml}: an <object> lacks a numeric <bndbox> xmin/ymin/xmax/ymax ({e})") from None
 
 
-@register("voc", "a Pascal-VOC detection folder: voc:PATH (Annotations/*.xml + JPEGImages/)", kind="custom")
+@register("voc", "a Pascal-VOC detection folder: voc:PATH (Annotations/*.xml + JPEGImages/)", kind="custom", task="detection")
 def load_voc(opts: DataOptions) -> DetDataset:
     root = Path(opts.arg or "").expanduser()
     xmls = sorted((root / "Annotations").glob("*.xml"))
@@ -364,11 +364,13 @@ def _generated(kind: str, opts: DataOptions, default_n: int) -> DetDataset:
                       f"generated ({n_train} training, {n_val} validation, {n_val} test images, {size}x{size})")
 
 
-@register("shapes-det", "detection: coloured circles/squares/triangles on noise, exact boxes", kind="generated")
+@register("shapes-det", "detection: coloured circles/squares/triangles on noise, exact boxes", kind="generated",
+          task="detection")
 def load_shapes_det(opts: DataOptions) -> DetDataset:
     return _generated("shapes", opts, 600)
 
 
-@register("digits-det", "detection: scikit-learn digits pasted on noise, exact boxes (10 classes)", kind="generated")
+@register("digits-det", "detection: scikit-learn digits pasted on noise, exact boxes (10 classes)", kind="generated",
+          task="detection")
 def load_digits_det(opts: DataOptions) -> DetDataset:
     return _generated("digits", opts, 600)

@@ -1,4 +1,5 @@
-"""Decode image files into one uint8 `(N, C, H, W)` array, once, and cache it.
+"""Image files -> arrays: the one decoder every entry point uses (`open_image`), and whole folders decoded into
+one uint8 `(N, C, H, W)` array, once, and cached.
 
 Decoding tens of thousands of files is the slow part of every image dataset, so it happens in parallel processes
 and the result is cached as `.npz` in neuralab's cache folder (never next to data neuralab did not download).
@@ -8,6 +9,7 @@ A corrupt or truncated file is skipped with a warning naming it; the caller gets
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -15,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from neuralab.errors import DataError
+from neuralab.files import atomic_write_bytes
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
@@ -28,15 +31,69 @@ def is_image_file(p: Path) -> bool:
     return p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
 
 
+DEFAULT_MAX_PIXELS = 40_000_000  # width x height; a 12000x12000 PNG of a few hundred KB would decode to 430 MB
+
+
+class ImageTooLarge(DataError):
+    """An image whose header announces more pixels than the limit: refused before it is decoded."""
+
+
+def open_image(source: str | Path | bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "") -> Image.Image:
+    """The one image decoder behind every entry point (image folders, predict, detect, the service).
+
+    It checks the pixel count from the header before decoding (ImageTooLarge), decodes the first frame of an
+    animation, and applies the EXIF orientation, so a photo means the same thing to every command as to a viewer.
+    Anything unreadable (missing, empty, truncated, not an image) is a DataError naming the file.
+    """
+    label = name or (f"{len(source)}-byte upload" if isinstance(source, bytes) else str(source))
+    if isinstance(source, bytes) and not source:
+        raise DataError(f"{label}: empty, not an image")
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
+            w, h = im.size
+            if w * h > max_pixels:
+                raise ImageTooLarge(f"{label} is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}")
+            im.seek(0)
+            im.load()
+            return ImageOps.exif_transpose(im) or im.copy()
+    except DataError:
+        raise
+    except FileNotFoundError:
+        raise DataError(f"{label} does not exist (or is a broken link)") from None
+    except Image.DecompressionBombError as e:
+        raise ImageTooLarge(f"{label} was refused as a decompression bomb ({e})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as e:
+        kind = "is truncated" if "truncated" in str(e).lower() else "is not an image neuralab can read"
+        raise DataError(f"{label} {kind} ({type(e).__name__}: {e})") from None
+
+
+def _eight_bit(im: Image.Image) -> Image.Image:
+    """16-bit and float images scaled to 8 bits by their range (Pillow's convert would clip 16-bit values at 255)."""
+    a = np.asarray(im, dtype=np.float64)
+    if im.mode == "F":
+        a = a * 255.0 if np.nanmax(a, initial=0.0) <= 1.0 else a
+    elif im.mode.startswith("I;16") or np.nanmax(a, initial=0.0) > 255:
+        a = a / 257.0  # 0..65535 -> 0..255
+    return Image.fromarray(np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8), "L")
+
+
+def to_mode(im: Image.Image, mode: str) -> Image.Image:
+    """Any Pillow image as RGB or L: alpha composited on white, CMYK/Lab/YCbCr/HSV through RGB, 16-bit scaled."""
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        im = _eight_bit(im)
+    if mode == "RGB" and im.mode in ("P", "PA", "RGBA", "LA", "La", "RGBa"):
+        # Palette and alpha images: composite on white so transparent areas do not turn black.
+        rgba = im.convert("RGBA")
+        im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    if im.mode not in ("1", "L", "RGB", "RGBA", "P", "LA"):
+        im = im.convert("RGB")  # CMYK, Lab, YCbCr, HSV...
+    return im.convert(mode)
+
+
 def to_array(im: Image.Image, size: int | tuple[int, int] | None, mode: str) -> np.ndarray:
     """PIL image -> (C, H, W) uint8. An int `size` resizes the shorter side and centre-crops a square;
     a (H, W) tuple does the same to that exact shape (aspect kept, centre crop)."""
-    if im.mode in ("P", "PA", "RGBA", "LA") and mode == "RGB":
-        # Palette and alpha images: composite on white so transparent areas do not turn black.
-        rgba = im.convert("RGBA")
-        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(bg, rgba)
-    im = im.convert(mode)
+    im = to_mode(im, mode)
     if size is not None:
         th, tw = (size, size) if isinstance(size, int) else size
         if (im.height, im.width) != (th, tw):
@@ -52,18 +109,16 @@ def to_array(im: Image.Image, size: int | tuple[int, int] | None, mode: str) -> 
 def _decode(args: tuple[str, int | tuple[int, int] | None, str]) -> np.ndarray | str:
     path, size, mode = args
     try:
-        with Image.open(path) as im:
-            im.load()
-            return np.ascontiguousarray(to_array(im, size, mode))
-    except Exception as e:  # noqa: BLE001 - any decoder failure means "this file is unusable"
-        return f"{type(e).__name__}: {e}"
+        return np.ascontiguousarray(to_array(open_image(path), size, mode))
+    except DataError as e:  # the file is unusable: skipped, with the reason
+        return str(e)
 
 
 @dataclass
 class Decoded:
     x: np.ndarray
     keep: np.ndarray  # indices (into the file list) that decoded
-    skipped: list[str] = field(default_factory=list)  # "path: reason"
+    skipped: list[str] = field(default_factory=list)  # one line per file: its path and why
 
 
 def probe(files: list[Path], n: int = 50) -> tuple[set[tuple[int, int]], set[str]]:
@@ -92,7 +147,7 @@ def decode_files(files: list[Path], size: int | tuple[int, int] | None, mode: st
     else:
         out = [_decode(j) for j in jobs]
     keep = [i for i, a in enumerate(out) if not isinstance(a, str)]
-    skipped = [f"{files[i]}: {a}" for i, a in enumerate(out) if isinstance(a, str)]
+    skipped = [a for a in out if isinstance(a, str)]  # each names its file
     if skipped:
         shown = "\n  ".join(skipped[:10]) + (f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else "")
         warnings.warn(f"skipped {len(skipped)} unreadable image file(s):\n  {shown}", stacklevel=2)
@@ -127,10 +182,6 @@ def load_cached(cache_dir: Path, name: str, key: str) -> dict[str, np.ndarray] |
 
 def save_cached(cache_dir: Path, name: str, key: str, **arrays: np.ndarray) -> Path | None:
     """Atomic .npz write; a read-only or full cache folder only costs speed, so it warns and goes on."""
-    import io
-
-    from neuralab.runs import atomic_write_bytes
-
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     try:

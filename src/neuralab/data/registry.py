@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from neuralab.config import Settings
 from neuralab.data.base import Dataset
@@ -41,6 +41,7 @@ class DatasetSpec:
     description: str
     load: Callable[[DataOptions], Dataset]
     kind: str = "standard"  # "generated", "bundled", "standard" or "custom"
+    task: str = "classification"  # what its targets are: "classification", "regression" or "detection"
     files: Callable[[DataOptions], list[Path]] | None = None  # local files it reads (standard datasets)
     md5: dict[str, str] = field(default_factory=dict)  # file name -> published md5
 
@@ -53,9 +54,9 @@ DATASETS: Registry[DatasetSpec] = Registry("dataset")
 
 def register(name: str, description: str, kind: str = "standard",
              files: Callable[[DataOptions], list[Path]] | None = None,
-             md5: dict[str, str] | None = None) -> Callable[[Callable[[DataOptions], Dataset]], Callable]:
-    def add(fn: Callable[[DataOptions], Dataset]) -> Callable[[DataOptions], Dataset]:
-        DATASETS.register(name)(DatasetSpec(name, description, fn, kind, files, md5 or {}))
+             md5: dict[str, str] | None = None, task: str = "classification") -> Callable[[Callable], Callable]:
+    def add(fn: Callable[[DataOptions], Any]) -> Callable[[DataOptions], Any]:
+        DATASETS.register(name)(DatasetSpec(name, description, fn, kind, task, files, md5 or {}))
         return fn
 
     return add
@@ -75,10 +76,22 @@ def options(settings: Settings | None = None, **kw: object) -> DataOptions:
     return DataOptions(data_dir=s.data_dir, cache_dir=s.cache_dir, download=s.download, **kw)  # type: ignore[arg-type]
 
 
-def load_dataset(name: str, settings: Settings | None = None, **kw: object) -> Dataset:
-    """Load a registered dataset by name; `kw` are DataOptions fields (n_samples, noise, classes, ...)."""
+def task_of(name: str) -> str:
+    """The task of a registered dataset ('imagefolder:PATH' style names included), without loading it."""
+    return DATASETS.get(parse_name(name)[0]).task
+
+
+def load_dataset(name: str, settings: Settings | None = None, task: str | tuple[str, ...] | None = None,
+                 **kw: object) -> Any:
+    """Load a registered dataset by name; `kw` are DataOptions fields (n_samples, noise, classes, ...). With `task`,
+    a dataset of another kind is refused before it is loaded (a detection set given to a classifier)."""
     base, arg = parse_name(name)
     spec = DATASETS.get(base)
+    wanted = (task,) if isinstance(task, str) else task
+    if wanted and spec.task not in wanted:
+        others = [n for n, s in DATASETS.items() if s.task in wanted]
+        raise ConfigError(f"{name} is a {spec.task} dataset, not {' or '.join(wanted)} data. Datasets for "
+                          f"{' or '.join(wanted)}: {', '.join(others)}")
     if spec.kind == "custom" and arg is None:
         raise ConfigError(f"{base} needs a path: {base}:PATH")
     opts = options(settings, arg=arg, **kw)

@@ -99,7 +99,7 @@ def _sklearn_housing(opts: DataOptions) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 @register("california-housing", "California housing 1990: 20,640 districts, 8 features, value in $100k",
-          files=lambda o: [_housing_csv(o)])
+          files=lambda o: [_housing_csv(o)], task="regression")
 def california_housing(opts: DataOptions):
     path = _housing_csv(opts)
     notes = []

@@ -4,7 +4,7 @@ Every builder takes the input shape and the number of outputs, so sizes are deri
 checkpoint's JSON (name + arguments) is enough to rebuild its model.
 """
 
-from neuralab.models import backbones, cnn, cnn_basic, fastnet, mlp, resnet_small  # noqa: F401  (registration)
+from neuralab.models import backbones, cnn, cnn_basic, detectors, fastnet, mlp, resnet_small  # noqa: F401  (registration)
 from neuralab.models.registry import MODELS, create_model, model_args, register_model
 
 __all__ = ["MODELS", "create_model", "model_args", "register_model"]

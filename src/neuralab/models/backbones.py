@@ -99,7 +99,7 @@ def _register(name: str) -> None:
         return build_backbone(name, input_shape, num_outputs, pretrained, stem, dropout)
 
     builder.__name__ = name
-    register_model(name)(builder)
+    register_model(name, ranges={"dropout": (0.0, 0.99)})(builder)
 
 
 for _name in BACKBONES.names():

@@ -34,7 +34,7 @@ class ConvLayer(nn.Module):
         return torch.relu(out + x if self.residual else out)
 
 
-@register_model("cnn")
+@register_model("cnn", ranges={"dropout": (0.0, 0.99)})
 def cnn(input_shape: tuple[int, ...], num_outputs: int, *, depth: int = 4, width: int = 32, pool: str = "max",
         dropout: float = 0.0, batch_norm: bool = True, residual: bool = False) -> nn.Sequential:
     if depth < 1:

@@ -20,7 +20,7 @@ def conv_block(cin: int, cout: int, dropout: float) -> nn.Sequential:
                          nn.MaxPool2d(2), nn.Dropout(dropout))
 
 
-@register_model("cnn-basic")
+@register_model("cnn-basic", ranges={"dropout": (0.0, 0.99)})
 def cnn_basic(input_shape: tuple[int, ...], num_outputs: int, *, width: int = 32, hidden: int = 512,
               dropout: float = 0.25) -> nn.Sequential:
     features = nn.Sequential(conv_block(input_shape[0], width, dropout), conv_block(width, 2 * width, dropout))

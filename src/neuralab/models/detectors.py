@@ -18,8 +18,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from neuralab.data.preprocess import Preprocess
 from neuralab.errors import CheckpointError, ConfigError
+from neuralab.models.checkpoint import load_model
+from neuralab.models.registry import register_model
 from neuralab.models.weights import load_matching, read_weights_file
+from neuralab.records import ModelCard
 from neuralab.registry import Registry
 
 
@@ -92,11 +96,11 @@ def _backbone_weights(spec: DetectorSpec, source: str) -> Any:
 def build_detector(name: str, num_classes: int, weights: str = "none", weights_backbone: str = "none",
                    image_size: int | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """(model, info). `num_classes` counts object classes (background excluded); 0 means 'what the weights have'.
-    info: {"categories": model-label names or None, "meta": the weights file's metadata}."""
+    info: {"categories": model-label names or None}."""
     import torchvision.models.detection as D
 
     spec = DETECTORS.get(name)
-    info: dict[str, Any] = {"categories": None, "meta": {}}
+    info: dict[str, Any] = {"categories": None}
     state: dict[str, torch.Tensor] | None = None
     source = weights
     if weights == "coco":
@@ -104,9 +108,9 @@ def build_detector(name: str, num_classes: int, weights: str = "none", weights_b
         info["categories"] = coco_categories(spec)
         source = f"COCO weights for {name}"
     elif weights != "none":
-        state, info["meta"] = read_weights_file(Path(weights).expanduser())
-        if info["meta"].get("classes"):
-            info["categories"] = ["__background__", *info["meta"]["classes"]]
+        state, card = read_weights_file(Path(weights).expanduser())
+        if card is not None and card.classes:
+            info["categories"] = ["__background__", *card.classes]
     have = _state_classes(spec, state) if state is not None else None
     if num_classes <= 0:
         if have is None:
@@ -153,21 +157,38 @@ def set_image_size(model: nn.Module, size: int) -> None:
         t.fixed_size = (size, size)
 
 
+def detector_card(name: str, classes: list[str], image_size: int, dataset: str = "",
+                  metrics: dict[str, Any] | None = None, **extra: Any) -> ModelCard:
+    """The card of a detector trained on `classes`: [0, 1] RGB images of any size go in (the model resizes them to
+    `image_size` itself), labels are class index + 1 (0 is background)."""
+    pre = Preprocess((3, image_size, image_size), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0), 255.0, crop=False)
+    return ModelCard(name, "detection", pre.input_shape, len(classes) + 1, pre, {"image_size": image_size},
+                     tuple(classes), dataset, metrics or {}, extra)
+
+
+def _register(spec: DetectorSpec) -> None:
+    def builder(input_shape: tuple[int, ...], num_outputs: int, *, image_size: int = spec.image_size) -> nn.Module:
+        return build_detector(spec.name, num_outputs - 1, image_size=image_size)[0]
+
+    builder.__name__ = spec.name
+    register_model(spec.name, tasks=("detection",), ranges={"image_size": (32, 2048)})(builder)
+
+
+for _name in DETECTORS.names():
+    _register(DETECTORS.get(_name))
+
+
 def load_detector(ref: str | Path, weights: str = "none", weights_backbone: str = "none",
                   num_classes: int = 0) -> tuple[nn.Module, dict[str, Any]]:
     """A detector by name (with `weights`), or from a `train-detector` run / checkpoint file.
     Returns (model in eval mode, meta) where meta has "model", "categories" (index = model label), "image_size"."""
     path = Path(ref).expanduser()
-    if path.is_dir():
-        path = path / "checkpoints" / "model.safetensors"
-        if not path.is_file():
-            raise CheckpointError(f"{ref} is not a train-detector run (no checkpoints/model.safetensors)")
-    if path.suffix == ".safetensors" and path.is_file():
-        _, meta = read_weights_file(path)
-        if meta.get("kind") != "detector":
-            raise CheckpointError(f"{path} is not a detector checkpoint (its metadata has no kind='detector')")
-        model, info = build_detector(meta["model"], len(meta["classes"]), str(path), "none", meta.get("image_size"))
-        return model.eval(), {**meta, "categories": ["__background__", *meta["classes"]]}
+    if path.is_dir() or path.suffix == ".safetensors":
+        model, card = load_model(path)
+        if card.task != "detection":
+            raise CheckpointError(f"{ref} holds a {card.task} model ({card.architecture}), not a detector")
+        return model, {"model": card.architecture, "categories": ["__background__", *card.classes],
+                       "image_size": card.args.get("image_size"), "weights": "run", "card": card}
     if str(ref) not in DETECTORS:
         DETECTORS.get(str(ref))  # raises the "unknown detector ... did you mean" error
     if weights == "none" and num_classes <= 0:  # random weights: COCO's label space, for trying the pipeline

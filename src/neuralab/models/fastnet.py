@@ -78,7 +78,7 @@ class Scale(nn.Module):
         return x * self.factor
 
 
-@register_model("fastnet")
+@register_model("fastnet", ranges={"scale": (1e-6, 1e3)})
 def fastnet(input_shape: tuple[int, ...], num_outputs: int, *, widths: list[int] | tuple[int, ...] = (64, 256, 256),
             depth: int = 2, scale: float = 1 / 9) -> nn.Sequential:
     if depth not in (2, 3):

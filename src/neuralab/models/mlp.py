@@ -21,7 +21,7 @@ def activation(name: str) -> nn.Module:
         raise ConfigError(f"unknown activation {name!r}. Known: {sorted(ACTIVATIONS)}") from None
 
 
-@register_model("mlp")
+@register_model("mlp", ranges={"dropout": (0.0, 0.99)})
 def mlp(input_shape: tuple[int, ...], num_outputs: int, *, hidden: list[int] | tuple[int, ...] = (256, 256),
         activation_name: str = "relu", dropout: float = 0.0, batch_norm: bool = False) -> nn.Sequential:
     if not 0.0 <= dropout < 1.0:

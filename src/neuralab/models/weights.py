@@ -8,16 +8,19 @@ is never loaded; every other tensor must match by name and shape, or the error l
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from neuralab.config import Settings
+from neuralab.data.preprocess import Preprocess
 from neuralab.errors import CheckpointError
 from neuralab.models.backbones import BackboneSpec
+from neuralab.models.checkpoint import CARD_KEY, read_card, read_metadata, read_tensors
+from neuralab.records import ModelCard
 
 
 def imagenet_cache_file(spec: BackboneSpec) -> tuple[Path, str]:
@@ -32,8 +35,6 @@ def imagenet_state(spec: BackboneSpec) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"there are no ImageNet weights for {spec.name}; pretrain it with `neuralab pretrain` "
                               f"and pass --weights PATH")
     from torchvision.models import get_model_weights
-
-    from neuralab.config import Settings
 
     path, url = imagenet_cache_file(spec)
     local = Settings.resolve().weights_dir / path.name
@@ -106,20 +107,16 @@ def find_any_imagenet(weights_dir: Path, prefer: tuple[str, ...] = AUTO_BACKBONE
     return next((p for p in (find_imagenet(b, weights_dir) for b in prefer) if p), None)
 
 
-def read_weights_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(state dict, metadata) from .safetensors or .pth/.pt; prefixes from wrappers are removed."""
+def read_weights_file(path: Path) -> tuple[dict[str, torch.Tensor], ModelCard | None]:
+    """(state dict, the file's model card if neuralab wrote it) from .safetensors or .pth/.pt; prefixes from
+    wrappers are removed."""
     if not path.is_file():
         raise CheckpointError(f"weights file {path} does not exist")
-    meta: dict[str, Any] = {}
+    card = None
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorError, safe_open
-
-        try:
-            with safe_open(str(path), "pt") as f:
-                meta = json.loads((f.metadata() or {}).get("neuralab", "{}"))
-                state = {k: f.get_tensor(k) for k in f.keys()}
-        except (SafetensorError, OSError, ValueError) as e:
-            raise CheckpointError(f"{path} is not a valid safetensors file ({e})") from None
+        if CARD_KEY in read_metadata(path):
+            card = read_card(path)
+        state = read_tensors(path)
         if any(k.startswith("model.") for k in state):  # a resumable state file: keep the model part
             state = {k[6:]: v for k, v in state.items() if k.startswith("model.")}
     elif path.suffix in (".pth", ".pt", ".bin"):
@@ -140,7 +137,7 @@ def read_weights_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, An
         for prefix in ("module.", "body.", "_orig_mod."):
             k = k[len(prefix):] if k.startswith(prefix) else k
         clean[k] = v
-    return clean, meta
+    return clean, card
 
 
 def load_matching(model: nn.Module, spec: BackboneSpec, state: dict[str, torch.Tensor], source: str) -> None:
@@ -157,23 +154,26 @@ def load_matching(model: nn.Module, spec: BackboneSpec, state: dict[str, torch.T
     model.load_state_dict(have, strict=False)
 
 
-def load_backbone_weights(model: nn.Module, spec: BackboneSpec, source: str) -> dict[str, Any]:
-    """Load `source` ('imagenet' or a path) into `model`; returns the file's metadata (may hold mean/std)."""
+def load_backbone_weights(model: nn.Module, spec: BackboneSpec, source: str) -> None:
+    """Load `source` ('imagenet' or a path) into `model`."""
     if source == "imagenet":
         load_matching(model, spec, imagenet_state(spec), f"ImageNet weights for {spec.name}")
-        return {}
-    state, meta = read_weights_file(Path(source).expanduser())
+        return
+    state, _ = read_weights_file(Path(source).expanduser())
     load_matching(model, spec, state, source)
-    return meta
 
 
-def preprocessing(spec: BackboneSpec, source: str) -> dict[str, Any]:
-    """The weights' own preprocessing: from our file's metadata when it has it, else the architecture's."""
-    pre = {"resize": spec.resize, "crop": spec.crop, "mean": list(spec.mean), "std": list(spec.std)}
+def preprocessing(spec: BackboneSpec, source: str, mean: tuple[float, ...] = (), std: tuple[float, ...] = ()
+                  ) -> Preprocess:
+    """The weights' own preprocessing: from our file's model card when it has one, else the architecture's; a
+    given mean/std overrides it (e.g. the [-1, 1] scaling of TensorFlow's MobileNets)."""
+    pre = Preprocess((3, spec.crop, spec.crop), spec.mean, spec.std, 255.0, spec.resize)
     path = Path(source).expanduser()
     if source not in ("none", "imagenet") and path.suffix == ".safetensors" and path.is_file():
-        _, meta = read_weights_file(path)
-        if meta.get("mean") and len(meta["mean"]) == 3:
-            size = meta.get("input_shape", [3, pre["crop"], pre["crop"]])[-1]
-            pre.update(mean=meta["mean"], std=meta["std"], resize=size, crop=size)
+        _, card = read_weights_file(path)
+        if card is not None and card.is_image and card.input_shape[0] == 3:
+            size = card.input_shape[-1]
+            pre = replace(card.preprocess, resize=size)
+    if mean or std:
+        pre = replace(pre, mean=tuple(mean or pre.mean), std=tuple(std or pre.std))
     return pre

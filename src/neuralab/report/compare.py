@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from neuralab.report.plots import plt
-from neuralab.report.site import summary_row
 from neuralab.runs import Run
 
 
 def compare_table(runs: list[Run]) -> tuple[list[str], list[list[Any]]]:
-    rows = [summary_row(r.summary()) for r in runs]
+    rows = [r.summary().scalars() for r in runs]
     keys = sorted({k for r in rows for k in r})
     return ["run"] + keys, [[run.name] + [row.get(k, "") for k in keys] for run, row in zip(runs, rows)]
 
@@ -22,11 +21,12 @@ def compare_figure(runs: list[Run]) -> plt.Figure:
         val = run.metrics("val")
         if not val:
             continue
-        ep = [r["epoch"] for r in val]
-        axes[0].plot(ep, [r["loss"] for r in val], marker="o", ms=3, label=run.name)
-        metric = next(iter(val[-1].get("metrics", {})), None)
+        ep = [r.epoch for r in val]
+        axes[0].plot(ep, [r.loss if r.loss is not None else float("nan") for r in val], marker="o", ms=3,
+                     label=run.name)
+        metric = next(iter(val[-1].metrics), None)
         if metric:
-            axes[1].plot(ep, [r["metrics"].get(metric) for r in val], marker="o", ms=3, label=run.name)
+            axes[1].plot(ep, [r.metric(metric) for r in val], marker="o", ms=3, label=run.name)
             axes[1].set_ylabel(f"val {metric}")
     axes[0].set(xlabel="epoch", ylabel="val loss")
     axes[1].set(xlabel="epoch")

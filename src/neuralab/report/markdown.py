@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from neuralab.records import RunSummary
 from neuralab.runs import Run
 
 
@@ -19,22 +20,21 @@ def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def run_report(run: Run, summary: dict[str, Any]) -> str:
+def run_report(run: Run, summary: RunSummary) -> str:
     """The short report.md of a training run: what, the final numbers, the curves."""
-    val, test = summary.get("val", {}), summary.get("test", {})
-    scalar = lambda d: {k: v for k, v in d.items() if isinstance(v, (int, float))}  # noqa: E731
-    val, test = scalar(val), scalar(test)  # per-class lists and the confusion matrix live in summary.json
-    keys = sorted(set(val) | set(test))
+    d = summary.details
+    val, test = summary.val, summary.test  # only scalars go in the table: per-class lists live in summary.json
+    keys = sorted(k for k in set(val) | set(test) if isinstance(val.get(k, test.get(k)), (int, float)))
     plots = sorted(p.name for p in run.plots.glob("*.png"))
     parts = [
         f"# {run.name}",
-        f"{summary.get('model')} on {summary.get('dataset')}: {summary.get('params', 0):,} parameters, "
-        f"{summary.get('epochs_run')} epochs on {summary.get('device')} in {summary.get('train_seconds', 0):.1f} s "
-        f"({summary.get('stopped')}). Model chosen on validation at epoch {summary.get('best_epoch')}; the test "
-        f"split was evaluated once, at the end.",
+        f"{d.get('model')} on {d.get('dataset')}: {d.get('params', 0):,} parameters, {d.get('epochs_run')} epochs "
+        f"({d.get('images_seen', 0):,} training images seen) on {d.get('device')} in "
+        f"{d.get('train_seconds', 0):.1f} s ({d.get('stopped')}). Model chosen on validation at epoch "
+        f"{d.get('best_epoch')}; the test split was evaluated once, at the end.",
         table(["metric", "validation", "test"], [[k, val.get(k, ""), test.get(k, "")] for k in keys]),
     ]
     parts += [f"![{p}](plots/{p})" for p in plots]
     parts.append("Files: `config.json`, `metrics.jsonl`, `summary.json`, `checkpoints/model.safetensors` "
-                 "(+ `model.json`), `checkpoints/last.safetensors` (resume state).")
+                 "(+ `model.json`, its model card), `checkpoints/last.safetensors` (resume state).")
     return "\n\n".join(parts) + "\n"

@@ -13,30 +13,43 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from neuralab.records import EpochRow  # noqa: E402
 
-def plot_curves(rows: list[dict[str, Any]], title: str = "") -> plt.Figure:
+
+def plot_curves(rows: Sequence[EpochRow], title: str = "") -> plt.Figure:
     """Loss and the first metric per epoch, train vs validation, in one figure (the overfitting picture)."""
-    metric_names = [k for r in rows for k in r.get("metrics", {})]
+    metric_names = [k for r in rows for k in r.metrics]
     metric = metric_names[0] if metric_names else None
     fig, axes = plt.subplots(1, 2 if metric else 1, figsize=(10 if metric else 5, 3.6), squeeze=False)
     for split, style in (("train", "-"), ("val", "--"), ("test", ":")):
-        sr = [r for r in rows if r.get("split") == split]
+        sr = [r for r in rows if r.split == split]
         if not sr:
             continue
-        ep = [r["epoch"] for r in sr]
-        axes[0, 0].plot(ep, [r.get("loss") for r in sr], style, marker="o", ms=3, label=split)
+        ep = [r.epoch for r in sr]
+        axes[0, 0].plot(ep, [r.loss if r.loss is not None else np.nan for r in sr], style, marker="o", ms=3,
+                        label=split)
         if metric:
-            axes[0, 1].plot(ep, [r["metrics"].get(metric) for r in sr], style, marker="o", ms=3, label=split)
+            axes[0, 1].plot(ep, [r.metric(metric) for r in sr], style, marker="o", ms=3, label=split)
     axes[0, 0].set(xlabel="epoch", ylabel="loss", title="loss")
     if metric:
         axes[0, 1].set(xlabel="epoch", ylabel=metric, title=metric)
     for ax in axes.flat:
+        _epoch_axis(ax, rows)
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _epoch_axis(ax: Any, rows: Sequence[EpochRow]) -> None:
+    """Whole epochs on the x axis, and a sensible span when there is a single epoch (not 0.96 to 1.04)."""
+    epochs = sorted({r.epoch for r in rows})
+    if epochs:
+        ax.set_xticks(epochs if len(epochs) <= 12 else ax.get_xticks())
+        if len(epochs) == 1:
+            ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
 
 
 def plot_compare(curves: dict[str, Sequence[float]], ylabel: str, title: str = "",
@@ -48,7 +61,7 @@ def plot_compare(curves: dict[str, Sequence[float]], ylabel: str, title: str = "
     for name, ys in curves.items():
         xs = x.get(name) if isinstance(x, dict) else x
         xs = xs if xs is not None else np.arange(1, len(ys) + 1)
-        ax.plot(xs, ys, label=name)
+        ax.plot(xs, ys, label=name, marker="o" if len(ys) < 12 else None, ms=4)
         if bands and name in bands:
             ys_, sd = np.asarray(ys, dtype=float), np.asarray(bands[name], dtype=float)
             ax.fill_between(xs, ys_ - sd, ys_ + sd, alpha=0.15)

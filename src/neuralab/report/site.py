@@ -19,7 +19,7 @@ from typing import Any
 
 import markdown
 
-from neuralab.report.findings import curve_findings, headline
+from neuralab.report.findings import curve_findings
 from neuralab.runs import Run, atomic_write_text
 
 # (title, experiments that can stand for it, in order of preference)
@@ -77,21 +77,17 @@ def _copy_assets(run: Run, md: str, dest: Path) -> None:
             shutil.copyfile(src, target)
 
 
-def _description(name: str) -> str:
-    try:
-        from neuralab.experiments import EXPERIMENTS
-
-        return EXPERIMENTS.get(name).description
-    except Exception:  # noqa: BLE001 - a report of runs whose experiment is gone still renders
-        return ""
+def _description(run: Run) -> str:
+    """What the experiment is, as its run recorded it (the report reads run folders, never the code)."""
+    return str(run.config().get("description", ""))
 
 
 def experiment_findings(run: Run) -> list[str]:
     """The experiment's own conclusions when its summary has them (a comparison over dozens of child runs says
     more in a few sentences than one line per child), else what each curve says."""
-    own = run.summary().get("findings")
-    if isinstance(own, list) and own:
-        return [str(f) for f in own]
+    own = run.summary().findings
+    if own:
+        return list(own)
     findings = curve_findings(run.metrics())
     for child in sorted(run.path.glob("runs/*/metrics.jsonl")):
         findings += [f"{child.parent.name}: {f}" for f in curve_findings(Run(child.parent).metrics())[:1]]
@@ -108,8 +104,8 @@ def render_page(page: Page, out: Path) -> Path:
     cfg = json.dumps(run.config().get("config", {}), indent=2)
     rel = os.path.relpath(run.path, dest)
     parts = [f"<p><a href='../index.html'>&larr; all experiments</a></p><h1>{html.escape(page.experiment)}</h1>",
-             f"<p class='muted'>{html.escape(_description(page.experiment))}</p>",
-             f"<p><b>{html.escape(headline(run.summary()))}</b></p>" if headline(run.summary()) else ""]
+             f"<p class='muted'>{html.escape(_description(run))}</p>",
+             f"<p><b>{html.escape(run.summary().headline)}</b></p>" if run.summary().headline else ""]
     if findings:
         parts.append("<div class='findings'><h2>What the curves say</h2><ul>" +
                      "".join(f"<li>{html.escape(f)}</li>" for f in findings) + "</ul></div>")
@@ -135,13 +131,13 @@ def build_site(paths: list[Path], out: Path) -> Path:
         name = p.experiment if p else names[0]
         if p:
             cards.append(f"<div class='card'><a href='{name}/index.html'>{html.escape(title)}</a>"
-                         f"<div class='num'>{html.escape(headline(p.run.summary()) or 'done')}</div></div>")
+                         f"<div class='num'>{html.escape(p.run.summary().headline or 'done')}</div></div>")
         else:
             cards.append(f"<div class='card'>{html.escape(title)}<div class='muted'>not run yet: "
                          f"<code>neuralab run {name}</code></div></div>")
     rows = "".join(f"<tr><td><a href='{p.slug}/index.html'>{html.escape(p.experiment)}</a></td>"
-                   f"<td>{html.escape(_description(p.experiment))}</td>"
-                   f"<td>{html.escape(headline(p.run.summary()))}</td></tr>" for p in pages)
+                   f"<td>{html.escape(_description(p.run))}</td>"
+                   f"<td>{html.escape(p.run.summary().headline)}</td></tr>" for p in pages)
     body = ("<h1>neuralab portfolio</h1><p class='muted'>Every number on these pages was measured by the runs "
             "linked from them.</p><h2>Mini-projects</h2><div class='cards'>" + "".join(cards) + "</div>"
             "<h2>All experiments</h2><table><tr><th>experiment</th><th>what</th><th>result</th></tr>" + rows +
@@ -149,12 +145,3 @@ def build_site(paths: list[Path], out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     return atomic_write_text(out / "index.html", _layout("neuralab portfolio", body))
 
-
-def summary_row(summary: dict[str, Any]) -> dict[str, Any]:
-    """Flatten a summary's val/test metrics into 'test accuracy' style keys (for `runs compare`)."""
-    flat = {}
-    for split in ("val", "test"):
-        for k, v in (summary.get(split) or {}).items():
-            if isinstance(v, (int, float)):
-                flat[f"{split} {k}"] = v
-    return flat

@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import numpy as np
@@ -16,11 +16,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from neuralab.config import Config, option
 from neuralab.errors import NeuralabError
+from neuralab.records import ModelCard
 from neuralab.serve import backends
 from neuralab.serve.batching import MicroBatcher, QueueFull
-from neuralab.serve.handlers import HANDLERS
-from neuralab.serve.preprocess import InputError, Limits, Preprocess
+from neuralab.serve.preprocess import InputError, Limits, feature_input, image_input
+from neuralab.tasks import Task, for_card
 
 STATIC = Path(__file__).parent / "static"
 MULTIPART_SLACK = 64 * 1024  # room for the multipart headers and boundaries around an upload
@@ -29,27 +31,29 @@ MULTIPART_SLACK = 64 * 1024  # room for the multipart headers and boundaries aro
 @dataclass
 class Served:
     name: str
-    meta: dict[str, Any]
-    pre: Preprocess
+    card: ModelCard
+    task: Task
     batcher: MicroBatcher
     backend: str
     ref: str = ""
 
     def info(self) -> dict[str, Any]:
-        m = self.meta
-        return {"name": self.name, "task": m.get("task"), "classes": m.get("classes"),
-                "input_shape": m.get("input_shape"), "backend": self.backend, "metrics": m.get("metrics", {})}
+        c = self.card
+        return {"name": self.name, "task": c.task, "architecture": c.architecture, "classes": list(c.classes),
+                "input_shape": list(c.input_shape), "backend": self.backend, "metrics": dict(c.metrics)}
 
 
 @dataclass
-class ServeConfig:
-    backend: str = "torch"
-    threads: int = 0  # inference threads; 0: every core but one (backends.default_threads)
-    max_batch: int = 32
-    max_wait_ms: float = 5.0
-    queue: int = 256
-    batching: bool = True
+class ServeConfig(Config):
+    backend: Literal["torch", "onnxruntime"] = option("torch", "inference engine")
+    threads: int = option(0, "inference threads; 0: every core but one (backends.default_threads)", min=0, max=1024)
+    max_batch: int = option(32, "largest micro-batch", min=1, max=4096)
+    max_wait_ms: float = option(5.0, "how long a request waits for others to batch with", min=0, max=10_000)
+    queue: int = option(256, "waiting requests before the service answers 503", min=1, max=1_000_000)
+    batching: bool = option(True, "micro-batch requests (off: batch 1)")
     limits: Limits = field(default_factory=Limits)
+    host: str = option("127.0.0.1", "address to listen on")
+    port: int = option(8000, "port to listen on", min=1, max=65535)
 
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a served name is one URL path segment
@@ -75,10 +79,12 @@ def load_models(refs: list[str | Path], cfg: ServeConfig) -> dict[str, Served]:
         if name in served:
             raise NeuralabError(f"two models would be served as {name!r} ({served[name].ref} and {ref}); "
                                 f"name them with NAME=PATH, e.g. {name}-2={ref}")
-        backend, meta = backends.load(ref, cfg.backend, cfg.threads, lock)
-        if meta.get("task") not in HANDLERS:
-            raise NeuralabError(f"{ref}: no handler for task {meta.get('task')!r}; known: {sorted(HANDLERS)}")
-        served[name] = Served(name, meta, Preprocess.from_meta(meta),
+        backend, card = backends.load(ref, cfg.backend, cfg.threads, lock)
+        task = for_card(card, str(ref))
+        if task.answer is None:
+            raise NeuralabError(f"{ref}: {card.task} models are not served over HTTP yet; use `neuralab predict` "
+                                f"or `neuralab detect`")
+        served[name] = Served(name, card, task,
                               MicroBatcher(backend, cfg.max_batch, cfg.max_wait_ms, cfg.queue, cfg.batching),
                               backend.name, str(ref))
     return served
@@ -120,14 +126,14 @@ def create_app(refs: list[str | Path], cfg: ServeConfig | None = None,
         if m is None:
             return _error(404, f"unknown model {name!r}", known=sorted(models))
         try:
-            x = await _read_input(request, m.pre, cfg.limits, decoders)
+            x = await _read_input(request, m.card, cfg.limits, decoders)
             out = await m.batcher(x)
         except InputError as e:
             return _error(e.status, str(e))
         except QueueFull as e:
             return _error(503, f"{e}; retry shortly")
-        answers = HANDLERS[m.meta["task"]](out, m.meta, max(1, min(top_k, 100)))
-        return JSONResponse({"model": name, "task": m.meta["task"], "predictions": answers,
+        answers = m.task.answer(out, m.card, max(1, min(top_k, 100)))  # type: ignore[misc]
+        return JSONResponse({"model": name, "task": m.card.task, "predictions": answers,
                              "latency_ms": round((time.perf_counter() - t0) * 1000, 2)})
 
     @app.get("/", include_in_schema=False)
@@ -138,7 +144,7 @@ def create_app(refs: list[str | Path], cfg: ServeConfig | None = None,
     return app
 
 
-async def _read_input(request: Request, pre: Preprocess, limits: Limits, decoders: anyio.CapacityLimiter
+async def _read_input(request: Request, card: ModelCard, limits: Limits, decoders: anyio.CapacityLimiter
                       ) -> np.ndarray:
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
@@ -150,18 +156,22 @@ async def _read_input(request: Request, pre: Preprocess, limits: Limits, decoder
         if upload is None or isinstance(upload, str):
             raise InputError("multipart request has no file field named 'file'")
         data = await upload.read(limits.max_bytes + 1)
-        return (await anyio.to_thread.run_sync(pre.image, data, limits, limiter=decoders))[None]
+        return (await anyio.to_thread.run_sync(image_input, card.preprocess, data, limits, limiter=decoders))[None]
     if ctype.startswith("application/json"):
         body = await request.body()
         try:
             payload = json.loads(body)
         except json.JSONDecodeError as e:
             raise InputError(f"body is not valid JSON ({e})") from None
-        return pre.features(payload)
+        return feature_input(card.preprocess, payload)
     raise InputError(f"unsupported content type {ctype!r}: send multipart/form-data with 'file', or JSON", 415)
 
 
-def serve(refs: list[str], host: str = "127.0.0.1", port: int = 8000, cfg: ServeConfig | None = None) -> None:
+def serve(refs: list[str], cfg: ServeConfig | None = None) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(refs, cfg), host=host, port=port, log_level="warning")
+    cfg = cfg or ServeConfig()
+    app = create_app(refs, cfg)
+    url = f"http://{cfg.host}:{cfg.port}"
+    print(f"serving {', '.join(app.state.models)} at {url}/  (API: {url}/v1/models, docs: {url}/docs)", flush=True)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")

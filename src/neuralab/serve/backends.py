@@ -7,7 +7,6 @@ HTTP side needs the cores, only fight over the same cores and both get slower.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -19,7 +18,10 @@ import numpy as np
 import torch
 
 from neuralab.errors import NeuralabError
-from neuralab.train.checkpoint import load_model
+from neuralab.files import read_json
+from neuralab.models.checkpoint import load_model
+from neuralab.records import ModelCard
+from neuralab.tasks.dense import export_onnx
 
 SIDECAR = "serve.json"
 BACKENDS = ("torch", "onnxruntime")
@@ -31,9 +33,9 @@ def model_name(ref: str | Path) -> str:
     export folder's serve.json records."""
     p = Path(ref).resolve()
     if (p / SIDECAR).is_file():
-        name = json.loads((p / SIDECAR).read_text()).get("name")
-        if name:
-            return str(name)
+        side = read_json(p / SIDECAR, "export sidecar")
+        if isinstance(side, dict) and side.get("name"):
+            return str(side["name"])
         p = p.parent if p.name == "export" else p
     if p.suffix == ".safetensors":
         p = p.parent.parent if p.parent.name == "checkpoints" else p.parent
@@ -115,27 +117,43 @@ def _has_conv(model: torch.nn.Module) -> bool:
     return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
 
 
+def read_sidecar(folder: Path) -> tuple[dict[str, Any], ModelCard]:
+    """(serve.json, its model card) of an export folder, validated."""
+    side = read_json(folder / SIDECAR, "export sidecar")
+    if not isinstance(side, dict) or "card" not in side:
+        raise NeuralabError(f"{folder / SIDECAR} is not a neuralab export sidecar (no model card); export the run "
+                            f"again with `neuralab export`")
+    return side, ModelCard.from_json(side["card"], str(folder / SIDECAR))
+
+
+def _torchscript(path: Path) -> torch.nn.Module:
+    try:
+        return torch.jit.load(str(path), map_location="cpu")
+    except Exception as e:  # noqa: BLE001 - anything torch.jit cannot read is not a TorchScript model
+        raise NeuralabError(f"{path} is not a TorchScript model ({type(e).__name__}); export it again with "
+                            f"`neuralab export RUN --format torchscript`") from None
+
+
 def load(ref: str | Path, backend: str = "torch", threads: int = 0, lock: threading.Lock | None = None
-         ) -> tuple[Backend, dict[str, Any]]:
-    """A run directory / checkpoint, or an export folder (with serve.json) -> (backend, metadata).
+         ) -> tuple[Backend, ModelCard]:
+    """A run directory / checkpoint, or an export folder (with serve.json) -> (backend, model card).
 
     A run served with onnxruntime is exported to a temporary folder, which is deleted once the session holds it."""
     if backend not in BACKENDS:
         raise NeuralabError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     p = Path(ref)
     if (p / SIDECAR).is_file():
-        meta = json.loads((p / SIDECAR).read_text())
+        _, card = read_sidecar(p)
         onnx, script = p / "model.onnx", p / "model.pt"
         if onnx.is_file() and (backend == "onnxruntime" or not script.is_file()):
-            return OnnxBackend(onnx, threads, lock), meta
+            return OnnxBackend(onnx, threads, lock), card
         if script.is_file():
-            return TorchBackend(torch.jit.load(str(script), map_location="cpu"), threads, lock), meta
+            return TorchBackend(_torchscript(script), threads, lock), card
         raise NeuralabError(f"export folder {p} has no model.onnx or model.pt")
-    model, meta = load_model(p)
+    model, card = load_model(p)
     if backend == "torch":
-        return TorchBackend(model, threads, lock), meta
-    from neuralab.serve.export import export_onnx
-
+        return TorchBackend(model, threads, lock), card
     with tempfile.TemporaryDirectory(prefix="neuralab-onnx-") as tmp:
-        out = export_onnx(model, meta, Path(tmp) / "model.onnx")
-        return OnnxBackend(out, threads, lock), meta
+        out = Path(tmp) / "model.onnx"
+        export_onnx(model, card, out)
+        return OnnxBackend(out, threads, lock), card

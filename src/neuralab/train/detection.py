@@ -11,56 +11,52 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from neuralab.config import Settings, option, to_dict
+from neuralab.config import Config, Settings, option, to_dict
+from neuralab.data import load_dataset
 from neuralab.data.detection import DetDataset, DetSplit
 from neuralab.data.detection_augment import augment
+from neuralab.data.registry import DATASETS, parse_name
 from neuralab.errors import ConfigError, TrainingDiverged
-from neuralab.models.detectors import DETECTORS, build_detector
+from neuralab.models.checkpoint import save_model
+from neuralab.models.detectors import DETECTORS, build_detector, detector_card, load_detector
+from neuralab.records import RunSummary
+from neuralab.report.detection import write_detection_report
 from neuralab.runs import Run
 from neuralab.seed import seed_everything
-from neuralab.train.checkpoint import save_model
 
 
 @dataclass
-class DetectTrainConfig:
+class DetectTrainConfig(Config):
     dataset: str = option("shapes-det", "shapes-det, digits-det, coco:PATH or voc:PATH")
     model: str = option("ssdlite320_mobilenet_v3_large", f"detector: {', '.join(DETECTORS.names())}")
     weights: str = option("none", "detector weights: 'coco' (torchvision weights API), a .safetensors/.pth file, "
                                   "or 'none'")
     weights_backbone: str = option("none", "MobileNetV3 trunk: 'imagenet' (weights API, helps on real photos) or "
                                            "'none' (random; what works offline)")
-    epochs: int = option(10, "passes over the training set")
-    batch_size: int = option(16, "images per step")
-    lr: float = option(2e-3, "peak learning rate (AdamW, warm-up then cosine decay)")
-    weight_decay: float = option(1e-4, "AdamW weight decay")
-    image_size: int = option(128, "images are stretched to this square size, and the model works at this size")
-    n_samples: int = option(0, "generated datasets: images in all splits together (0 = dataset default)")
+    epochs: int = option(10, "passes over the training set", min=1)
+    batch_size: int = option(16, "images per step", min=1, max=4096)
+    lr: float = option(2e-3, "peak learning rate (AdamW, warm-up then cosine decay)", above=0)
+    weight_decay: float = option(1e-4, "AdamW weight decay", min=0)
+    image_size: int = option(128, "images are stretched to this square size, and the model works at this size",
+                             min=32, max=2048)
+    n_samples: int = option(0, "generated datasets: images in all splits together (0 = dataset default)", min=0)
     train_images: int = option(0, "generated datasets: fresh training images, validation and test splits unchanged "
-                                  "(0 = the dataset's own training split)")
+                                  "(0 = the dataset's own training split)", min=0)
     time_budget_min: float = option(0.0, "end training when this many minutes have passed since the start (data, "
                                          "model and validation included), then test; the learning rate decays with "
-                                         "the clock, so it reaches zero on time (0 = no limit: --epochs decides)")
+                                         "the clock, so it reaches zero on time (0 = no limit: --epochs decides)", min=0)
     flip: bool = option(True, "random horizontal flips (boxes mirrored with the pixels)")
-    min_scale: float = option(0.6, "random zoom-out down to this scale (1 = off)")
-    bn_momentum: float = option(0.1, "at least this batch-norm momentum (SSDLite's own 0.03 lags in short runs)")
-    seed: int = option(0, "random seed")
-
-    def __post_init__(self) -> None:
-        if self.time_budget_min < 0 or self.train_images < 0:
-            raise ConfigError(f"--time-budget-min and --train-images must not be negative. Received: "
-                              f"{self.time_budget_min}, {self.train_images}")
-        for k in ("epochs", "batch_size", "image_size"):
-            if getattr(self, k) < 1:
-                raise ConfigError(f"--{k.replace('_', '-')} must be at least 1. Received: {k}={getattr(self, k)}")
-        if not 0 < self.min_scale <= 1:
-            raise ConfigError(f"--min-scale must be in (0, 1]. Received: min_scale={self.min_scale}")
+    min_scale: float = option(0.6, "random zoom-out down to this scale (1 = off)", above=0, max=1)
+    bn_momentum: float = option(0.1, "at least this batch-norm momentum (SSDLite's own 0.03 lags in short runs)",
+                                min=0, max=1)
+    seed: int = option(0, "random seed", min=0)
 
 
 # The recipe that takes SSDLite/MobileNetV3, from random weights, past mAP@0.5 0.9 on shapes-det within 20 minutes
@@ -81,21 +77,15 @@ SHAPES_DET_RECIPE: dict[str, Any] = {
 
 def generated(name: str) -> bool:
     """Whether `name` is a generated dataset (one that --train-images can enlarge)."""
-    from neuralab.data.registry import DATASETS, parse_name
-
     return DATASETS.get(parse_name(name)[0]).kind == "generated"
 
 
 def load_detection_data(name: str, settings: Settings, image_size: int | None, n_samples: int = 0,
                         n_train: int = 0) -> DetDataset:
-    from neuralab.data import load_dataset
-
     if n_train and not generated(name):
         raise ConfigError(f"--train-images applies to generated datasets (shapes-det, digits-det), not {name}")
-    data = load_dataset(name, settings, image_size=image_size, n_samples=n_samples or None, n_train=n_train or None)
-    if not isinstance(data, DetDataset):
-        raise ConfigError(f"{name} is not a detection dataset; use shapes-det, digits-det, coco:PATH or voc:PATH")
-    return data
+    return load_dataset(name, settings, task="detection", image_size=image_size, n_samples=n_samples or None,
+                        n_train=n_train or None)
 
 
 # -- batches ------------------------------------------------------------------------------------------------
@@ -206,15 +196,78 @@ def train_epoch(model: nn.Module, opt: torch.optim.Optimizer, split: DetSplit, c
     return float(np.mean(losses)) if losses else float("nan"), step
 
 
-def checkpoint_meta(cfg: DetectTrainConfig, data: DetDataset, metrics: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": "detector", "model": cfg.model, "classes": data.classes, "image_size": cfg.image_size,
-            "dataset": cfg.dataset, "source": data.source, "metrics": metrics}
+@dataclass(frozen=True)
+class DetectResult:
+    test: dict[str, float]  # map, map50, map75, images_per_s
+    best_val_map50: float
+    epochs: int  # epochs actually run (a time budget can end training early)
+    steps: int
+    stopped_by: str  # "epochs" or "time budget"
+    train_seconds: float
+    images_seen: int  # training images processed
+    train_images_per_s: float
+    infer_images_per_s: float
+    minutes_to_trained: float
+    wall_minutes: float
+    cpu_minutes: float
+    threads: int
+    images: dict[str, int]  # images per split
+    classes: list[str]
+    skipped: dict[str, int]  # annotations skipped, by reason
+    checkpoint: str
+    model: str
+
+    def summary(self) -> RunSummary:
+        t = self.test
+        return RunSummary(headline=f"test mAP@0.5 {t['map50']:.3f} (mAP {t['map']:.3f}), {self.model}", test=t,
+                          details={k: v for k, v in asdict(self).items() if k != "test"})
+
+
+def _build(cfg: DetectTrainConfig, data: DetDataset) -> tuple[nn.Module, torch.optim.Optimizer]:
+    model, _ = build_detector(cfg.model, data.num_classes, cfg.weights, cfg.weights_backbone, cfg.image_size)
+    for m in model.modules():
+        # SSDLite's batch norms track statistics with momentum 0.03 (made for 600-epoch COCO runs); in a run of a
+        # few hundred steps the eval-mode statistics would lag the weights by dozens of steps.
+        if isinstance(m, nn.BatchNorm2d) and m.momentum is not None:
+            m.momentum = max(m.momentum, cfg.bn_momentum)
+    return model, torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+
+
+def _epochs(model: nn.Module, opt: torch.optim.Optimizer, data: DetDataset, cfg: DetectTrainConfig, run: Run,
+            clock: Clock, log: Callable[[str], None]) -> tuple[int, int, float, float, int]:
+    """Train until the epochs or the clock run out, keeping the best validation mAP@0.5;
+    returns (epochs run, steps, best mAP@0.5, training seconds, images seen)."""
+    gen = torch.Generator().manual_seed(cfg.seed)
+    step, best, train_seconds, epochs_run, seen_total = 0, -1.0, 0.0, 0, 0
+    for epoch in range(1, cfg.epochs + 1):
+        if clock.out_of_time():
+            break
+        t, before = time.perf_counter(), step
+        loss, step = train_epoch(model, opt, data.train, cfg, gen, step, clock.total, epoch, clock)
+        seconds = time.perf_counter() - t
+        if step == before:
+            break
+        train_seconds, epochs_run = train_seconds + seconds, epoch
+        seen = min(len(data.train), (step - before) * cfg.batch_size)
+        seen_total += seen
+        run.log(epoch, "train", loss, {"images_per_s": seen / seconds, "steps": step},
+                lr=cfg.lr * _lr_at(step, 0, clock.progress(step)), seconds=seconds)
+        val, _ = evaluate(model, data.val, cfg.batch_size)
+        run.log(epoch, "val", None, val)
+        log(f"  epoch {epoch:3d}  loss {loss:.3f}  val mAP {val['map']:.3f}  mAP@0.5 {val['map50']:.3f}  "
+            f"({seconds:.0f} s, {seen / seconds:.1f} img/s, {clock.elapsed() / 60:.1f} min)")
+        if val["map50"] > best:
+            best = val["map50"]
+            save_model(run.checkpoints / "model.safetensors", model,
+                       detector_card(cfg.model, data.classes, cfg.image_size, cfg.dataset, {"val": val}, epoch=epoch))
+    if best < 0:  # the budget ran out before the first step: test the untrained model, honestly labelled
+        save_model(run.checkpoints / "model.safetensors", model,
+                   detector_card(cfg.model, data.classes, cfg.image_size, cfg.dataset, {}, epoch=0))
+    return epochs_run, step, best, train_seconds, seen_total
 
 
 def train_detector(cfg: DetectTrainConfig, settings: Settings | None = None, run: Run | None = None,
-                   log: Callable[[str], None] = print) -> tuple[Run, dict[str, Any], nn.Module]:
-    from neuralab.train.detection_report import write_detection_report
-
+                   log: Callable[[str], None] = print) -> tuple[Run, DetectResult, nn.Module]:
     started, cpu_started = time.perf_counter(), time.process_time()
     settings = settings or Settings.resolve()
     seed_everything(cfg.seed)
@@ -224,59 +277,25 @@ def train_detector(cfg: DetectTrainConfig, settings: Settings | None = None, run
         run = Run.create(settings.runs_dir, f"{data.name.replace(':', '-')}-{cfg.model.split('_')[0]}", config)
     else:  # a child run of an experiment saves the config it really trained with, too
         run.write_config(config)
-    model, _ = build_detector(cfg.model, data.num_classes, cfg.weights, cfg.weights_backbone, cfg.image_size)
-    for m in model.modules():
-        # SSDLite's batch norms track statistics with momentum 0.03 (made for 600-epoch COCO runs); in a run of a
-        # few hundred steps the eval-mode statistics would lag the weights by dozens of steps.
-        if isinstance(m, nn.BatchNorm2d) and m.momentum is not None:
-            m.momentum = max(m.momentum, cfg.bn_momentum)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
-    clock = Clock(cfg.epochs * steps_per_epoch, 60 * cfg.time_budget_min, start=started)
-    step, best, train_seconds, epochs_run = 0, -1.0, 0.0, 0
+    model, opt = _build(cfg, data)
+    clock = Clock(cfg.epochs * math.ceil(len(data.train) / cfg.batch_size), 60 * cfg.time_budget_min, start=started)
     budget = f", budget {cfg.time_budget_min:g} min" if cfg.time_budget_min else ""
     log(f"[train-detector] {cfg.model} on {data.source}: {len(data.train)} train / {len(data.val)} val / "
         f"{len(data.test)} test images, {data.num_classes} classes{budget}; run {run.path}")
-    for epoch in range(1, cfg.epochs + 1):
-        if clock.out_of_time():
-            break
-        t, before = time.perf_counter(), step
-        loss, step = train_epoch(model, opt, data.train, cfg, gen, step, clock.total, epoch, clock)
-        seconds = time.perf_counter() - t
-        if step == before:
-            break
-        train_seconds += seconds
-        epochs_run = epoch
-        seen = min(len(data.train), (step - before) * cfg.batch_size)
-        run.log(epoch, "train", loss, {"images_per_s": seen / seconds, "steps": step},
-                lr=cfg.lr * _lr_at(step, 0, clock.progress(step)), seconds=seconds)
-        val, _ = evaluate(model, data.val, cfg.batch_size)
-        run.log(epoch, "val", None, val)
-        log(f"  epoch {epoch:3d}  loss {loss:.3f}  val mAP {val['map']:.3f}  mAP@0.5 {val['map50']:.3f}  "
-            f"({seconds:.0f} s, {seen / seconds:.1f} img/s, {clock.elapsed() / 60:.1f} min)")
-        if val["map50"] > best:
-            best = val["map50"]
-            save_model(run.checkpoints / "model.safetensors", model, checkpoint_meta(cfg, data, {"epoch": epoch,
-                                                                                              "val": val}))
-    if best < 0:  # the budget ran out before the first step: test the untrained model, honestly labelled
-        save_model(run.checkpoints / "model.safetensors", model, checkpoint_meta(cfg, data, {"epoch": 0}))
+    epochs_run, step, best, train_seconds, seen = _epochs(model, opt, data, cfg, run, clock, log)
     train_done = clock.elapsed()
-    from neuralab.models.detectors import load_detector
-
     model, _ = load_detector(run.checkpoints / "model.safetensors")
     test, preds = evaluate(model, data.test, cfg.batch_size)
     run.log(epochs_run, "test", None, test)
-    images_seen = min(step * cfg.batch_size, epochs_run * len(data.train))
-    stopped = "time budget" if clock.out_of_time() or epochs_run < cfg.epochs else "epochs"
-    summary = {"test": test, "best_val_map50": best, "epochs": epochs_run, "steps": step, "stopped_by": stopped,
-               "train_seconds": train_seconds, "train_images_per_s": images_seen / max(train_seconds, 1e-9),
-               "infer_images_per_s": test["images_per_s"], "minutes_to_trained": train_done / 60,
-               "wall_minutes": (time.perf_counter() - started) / 60,
-               "cpu_minutes": (time.process_time() - cpu_started) / 60, "threads": torch.get_num_threads(),
-               "images": {k: len(v) for k, v in data.splits().items()}, "classes": data.classes,
-               "skipped": data.skipped, "checkpoint": str(run.checkpoints / "model.safetensors"),
-               "headline": f"test mAP@0.5 {test['map50']:.3f} (mAP {test['map']:.3f}), {cfg.model}"}
-    write_detection_report(run, cfg, data, summary, preds)
-    run.write_summary(summary)
-    return run, summary, model
+    result = DetectResult(
+        test=test, best_val_map50=best, epochs=epochs_run, steps=step,
+        stopped_by="time budget" if clock.out_of_time() or epochs_run < cfg.epochs else "epochs",
+        train_seconds=train_seconds, images_seen=seen, train_images_per_s=seen / max(train_seconds, 1e-9),
+        infer_images_per_s=test["images_per_s"], minutes_to_trained=train_done / 60,
+        wall_minutes=(time.perf_counter() - started) / 60, cpu_minutes=(time.process_time() - cpu_started) / 60,
+        threads=torch.get_num_threads(), images={k: len(v) for k, v in data.splits().items()},
+        classes=data.classes, skipped=data.skipped, checkpoint=str(run.checkpoints / "model.safetensors"),
+        model=cfg.model)
+    write_detection_report(run, cfg, data, result.summary().to_json(), preds)
+    run.write_summary(result.summary())
+    return run, result, model

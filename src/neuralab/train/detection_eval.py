@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from torch import nn
+
 from neuralab.config import Settings
+from neuralab.data import load_dataset
 from neuralab.data.detection import DetSplit
 from neuralab.errors import ConfigError
 from neuralab.models.detectors import DETECTORS, load_detector
+from neuralab.train.detection import evaluate
 
 
 def label_map(categories: list[str], classes: list[str]) -> dict[int, int]:
@@ -22,26 +26,25 @@ def label_map(categories: list[str], classes: list[str]) -> dict[int, int]:
     return {i: classes.index(name) + 1 for i, name in enumerate(categories) if name in classes}
 
 
+def evaluate_on(model: nn.Module, categories: list[str], split: DetSplit, classes: list[str], name: str,
+                batch_size: int = 8) -> dict[str, Any]:
+    """mAP of a detector on `split`, its predictions matched to the split's classes by name."""
+    mapping = label_map(categories, classes)
+    if not mapping:
+        raise ConfigError(f"none of the dataset's classes {classes[:10]} is a class of {name} "
+                          f"({[c for c in categories if c not in ('__background__', 'N/A')][:10]} ...)")
+    metrics, _ = evaluate(model, split, batch_size, mapping)
+    return {"images": len(split), "boxes": int(sum(len(b) for b in split.boxes)), "classes_matched": len(mapping),
+            **metrics}
+
+
 def eval_detector(dataset: str, model_ref: str, weights: str = "coco", settings: Settings | None = None,
                   image_size: int | None = None, batch_size: int = 8) -> dict[str, Any]:
-    from neuralab.data import load_dataset
-    from neuralab.data.detection import DetDataset
-    from neuralab.train.detection import evaluate
-
+    """Box mAP of a detector (a name with `weights`, or a run) on every image of a detection folder."""
     settings = settings or Settings.resolve()
-    data = load_dataset(dataset, settings, image_size=image_size, val_fraction=0.0)
-    if not isinstance(data, DetDataset):
-        raise ConfigError(f"{dataset} is not a detection dataset; use coco:PATH, voc:PATH, shapes-det or digits-det")
-    split: DetSplit = data.train  # val_fraction=0: every image of the folder is in one split
+    data = load_dataset(dataset, settings, task="detection", image_size=image_size, val_fraction=0.0)
     model, meta = load_detector(model_ref, weights)
-    mapping = label_map(meta["categories"], data.classes)
-    if not mapping:
-        raise ConfigError(f"none of the dataset's classes {data.classes[:10]} is a class of {model_ref} "
-                          f"({[c for c in meta['categories'] if c not in ('__background__', 'N/A')][:10]} ...)")
-    metrics, _ = evaluate(model, split, batch_size, mapping)
+    result = evaluate_on(model, meta["categories"], data.train, data.classes, str(model_ref), batch_size)
     ref = DETECTORS.get(meta["model"]).coco_map if meta["model"] in DETECTORS else None
     return {"dataset": dataset, "model": str(model_ref), "weights": weights if model_ref in DETECTORS else "run",
-            "images": len(split), "boxes": int(sum(len(b) for b in split.boxes)), "skipped": data.skipped,
-            "classes_matched": len(mapping), "map": metrics["map"], "map50": metrics["map50"],
-            "map75": metrics["map75"], "images_per_s": metrics["images_per_s"],
-            "reference_coco_val2017_map": ref}
+            "skipped": data.skipped, **result, "reference_coco_val2017_map": ref}

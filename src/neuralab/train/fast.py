@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator
 
 import torch
@@ -35,38 +35,56 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from neuralab.config import option, to_dict
+from neuralab.config import Config, option, section, to_dict
 from neuralab.data.augment import cutout, translate
 from neuralab.data.base import Dataset
 from neuralab.device import autocast, grad_scaler, resolve_precision
 from neuralab.models import create_model
+from neuralab.models.checkpoint import save_model
 from neuralab.models.fastnet import PatchWhitening
+from neuralab.records import ModelCard, RunSummary
 from neuralab.runs import Run
-from neuralab.train.checkpoint import save_model
-from neuralab.train.config import parse_model_args
+from neuralab.train.config import ModelConfig, Precision
 
 
 @dataclass
-class FastConfig:
-    model: str = option("fastnet", "model name (registered in neuralab.models)")
-    model_args: str = option("", "model keyword arguments, e.g. 'depth=6 width=64 residual=true'")
-    epochs: float = option(10.0, "epochs (fractional allowed)")
-    batch_size: int = option(1024, "batch size")
-    lr: float = option(11.5, "learning rate per 1024 examples (Nesterov SGD, decoupled scale)")
-    momentum: float = option(0.85, "momentum")
-    weight_decay: float = option(0.0153, "weight decay per 1024 examples")
-    bias_scale: float = option(64.0, "learning-rate multiplier for BatchNorm shifts")
-    label_smoothing: float = option(0.2, "label smoothing")
-    translate: int = option(2, "random translation in pixels")
-    cutout: int = option(0, "side of a random square zeroed per image (0 = off; airbench96 uses 12 for long runs)")
-    tta: int = option(2, "test-time augmentation: 0 none, 1 mirror, 2 mirror + 1-px shifts")
-    precision: str = option("auto", "compute dtype: auto (bf16 on CUDA and on CPUs with AMX, else float32), "
-                            "float32, bfloat16, float16 (GPU only)")
-    lookahead_start: int = option(3, "epochs of plain SGD before the lookahead average starts")
-    whiten_bias_epochs: int = option(3, "epochs the whitening layer's bias learns before it is frozen")
+class FastConfig(Config):
+    model: ModelConfig = section(ModelConfig("fastnet"), prefix="model")
+    epochs: float = option(10.0, "epochs (fractional allowed)", above=0, max=10_000)
+    batch_size: int = option(1024, "batch size", min=1, max=1_000_000)
+    lr: float = option(11.5, "learning rate per 1024 examples (Nesterov SGD, decoupled scale)", above=0)
+    momentum: float = option(0.85, "momentum", min=0, max=0.999)
+    weight_decay: float = option(0.0153, "weight decay per 1024 examples", min=0)
+    bias_scale: float = option(64.0, "learning-rate multiplier for BatchNorm shifts", above=0)
+    label_smoothing: float = option(0.2, "label smoothing", min=0, max=0.99)
+    translate: int = option(2, "random translation in pixels", min=0, max=64)
+    cutout: int = option(0, "side of a random square zeroed per image (0 = off; airbench96 uses 12 for long runs)",
+                         min=0, max=512)
+    tta: int = option(2, "test-time augmentation: 0 none, 1 mirror, 2 mirror + 1-px shifts", min=0, max=2)
+    precision: Precision = option("auto", "compute dtype: auto (bf16 on CUDA and on CPUs with AMX, else float32), "
+                                  "float32, bfloat16, float16 (GPU only)")
+    lookahead_start: int = option(3, "epochs of plain SGD before the lookahead average starts", min=0)
+    whiten_bias_epochs: int = option(3, "epochs the whitening layer's bias learns before it is frozen", min=0)
     full_train: bool = option(False, "train on training + validation images (airbench's protocol: all 50,000 "
                               "CIFAR-10 training images) and skip the per-epoch validation pass")
-    seed: int = option(0, "random seed")
+
+
+@dataclass(frozen=True)
+class FastResult:
+    test_accuracy: float
+    train_seconds: float
+    epochs: float
+    steps: int
+    images_per_second: float
+    train_images: int
+    images_seen: int
+    tta: int
+    precision: str
+    curve: list[float]  # per epoch: validation accuracy (mirror TTA), or training accuracy with full_train
+
+    def summary(self) -> RunSummary:
+        return RunSummary(test={"accuracy": self.test_accuracy},
+                          details={k: v for k, v in asdict(self).items() if k != "test_accuracy"})
 
 
 def normalize(x: Any, data: Dataset, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -145,90 +163,100 @@ def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
     return (logits.argmax(1) == y).float().mean().item()
 
 
-def train_fast(data: Dataset, cfg: FastConfig, run: Run, device: torch.device,
-               log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Build `cfg.model` (seeded), train it with the recipe, test once with TTA, save it with its metadata."""
-    g = torch.Generator(device="cpu").manual_seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+class _Recipe:
+    """The optimizer side of the recipe: Nesterov SGD with a 64x rate for BN shifts, warm-up then linear decay,
+    lookahead from `lookahead_start` on; `epoch()` runs one pass and returns (loss sum, correct, examples)."""
+
+    def __init__(self, model: nn.Module, cfg: FastConfig, total: int, dtype: torch.dtype, device: torch.device):
+        self.model, self.cfg, self.total, self.dtype, self.device = model, cfg, total, dtype, device
+        kilostep = 1024 * (1 + 1 / (1 - cfg.momentum))
+        lr, wd = cfg.lr / kilostep, cfg.weight_decay * cfg.batch_size / kilostep
+        shifts = [m.bias for m in model.modules() if isinstance(m, _BatchNorm) and m.bias is not None
+                  and m.bias.requires_grad]
+        others = [p for p in model.parameters() if p.requires_grad and all(p is not s for s in shifts)]
+        self.opt = torch.optim.SGD([{"params": shifts, "lr": lr * cfg.bias_scale, "weight_decay": wd / (lr * cfg.bias_scale)},
+                                    {"params": others, "lr": lr, "weight_decay": wd / lr}],
+                                   momentum=cfg.momentum, nesterov=True)
+        warm = int(0.23 * total)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: 0.2 + 0.8 * s / warm if s < warm else 1.0 - 0.93 * (s - warm) / max(1, total - warm))
+        self.scaler = grad_scaler(device, dtype)  # fp16 only; a pass-through for bf16 and fp32
+        self.slow: dict[str, torch.Tensor] | None = None  # the lookahead average, from epoch lookahead_start + 1 on
+        self.step = 0
+
+    def epoch(self, epoch: int, batches: EpochBatches) -> tuple[float, float, int]:
+        cfg, model = self.cfg, self.model
+        model.train()
+        loss_sum = correct = seen = 0.0
+        for xb, yb in batches.epoch(epoch):
+            if self.step >= self.total:
+                break
+            with autocast(self.device, dtype=self.dtype):
+                out = model(xb)
+            loss = F.cross_entropy(out.float(), yb, label_smoothing=cfg.label_smoothing, reduction="sum")
+            self.opt.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
+            self.sched.step()
+            self.step += 1
+            if epoch > cfg.lookahead_start and self.step % 5 == 0:
+                if self.slow is None:
+                    self.slow = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:  # pull the weights towards their slow average, harder as training ends
+                    _lookahead(self.slow, model, 0.95**5 * (self.step / self.total) ** 3)
+            loss_sum += loss.item()
+            correct += (out.argmax(1) == yb).sum().item()
+            seen += len(yb)
+        if self.slow is not None:
+            _lookahead(self.slow, model, 1.0)  # every epoch ends on the average
+        return loss_sum, correct, int(seen)
+
+
+def train_fast(data: Dataset, cfg: FastConfig, run: Run, device: torch.device, seed: int = 0,
+               log: Callable[[str], None] = print) -> FastResult:
+    """Build `cfg.model` (seeded), train it with the recipe, test once with TTA, save it with its model card."""
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    torch.manual_seed(seed)
     dtype = resolve_precision(cfg.precision, device)
-    model = create_model(cfg.model, data.input_shape, data.num_outputs, **parse_model_args(cfg.model_args))
-    model = model.to(device).to(memory_format=torch.channels_last)
+    model = create_model(cfg.model.name, data.input_shape, data.num_outputs, task="classification",
+                         **cfg.model.kwargs).to(device).to(memory_format=torch.channels_last)
     train = data.train.concat(data.val) if cfg.full_train else data.train
-    x = normalize(train.x, data, device, dtype)
-    y = torch.from_numpy(train.y).to(device)
+    x, y = normalize(train.x, data, device, dtype), torch.from_numpy(train.y).to(device)
     if not cfg.full_train:  # with full_train the validation images are already in x: no second copy
         xv, yv = normalize(data.val.x, data, device, dtype), torch.from_numpy(data.val.y).to(device)
     whitens = [m for m in model.modules() if isinstance(m, PatchWhitening)]
     for whiten in whitens:
         whiten.fit(x[:5000].float())
-
     total = math.ceil(math.ceil(len(x) / cfg.batch_size) * cfg.epochs)
-    kilostep = 1024 * (1 + 1 / (1 - cfg.momentum))
-    lr, wd = cfg.lr / kilostep, cfg.weight_decay * cfg.batch_size / kilostep
-    shifts = [m.bias for m in model.modules() if isinstance(m, _BatchNorm) and m.bias is not None
-              and m.bias.requires_grad]
-    others = [p for p in model.parameters() if p.requires_grad and all(p is not s for s in shifts)]
-    opt = torch.optim.SGD([{"params": shifts, "lr": lr * cfg.bias_scale, "weight_decay": wd / (lr * cfg.bias_scale)},
-                           {"params": others, "lr": lr, "weight_decay": wd / lr}], momentum=cfg.momentum, nesterov=True)
-    warm = int(0.23 * total)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.2 + 0.8 * s / warm if s < warm else
-                                              1.0 - 0.93 * (s - warm) / max(1, total - warm))
-    scaler = grad_scaler(device, dtype)  # fp16 only; a pass-through for bf16 and fp32
-    slow: dict[str, torch.Tensor] | None = None  # the lookahead average, from epoch lookahead_start + 1 on
-    batches = EpochBatches(x, y, cfg.batch_size, g, cfg.translate, cfg.cutout)
-    step, epoch, trained, start = 0, 0, 0, time.perf_counter()
-    run.write_config({"command": "train-fast", "config": to_dict(cfg), "data": data.describe(),
+    recipe, batches = _Recipe(model, cfg, total, dtype, device), EpochBatches(x, y, cfg.batch_size, g, cfg.translate,
+                                                                               cfg.cutout)
+    run.write_config({"command": "train-fast", "config": to_dict(cfg), "seed": seed, "data": data.describe(),
                       "precision": str(dtype).removeprefix("torch.")})
-    while step < total:
+    epoch, trained, curve, start = 0, 0, [], time.perf_counter()
+    while recipe.step < total:
         epoch += 1
         t0 = time.perf_counter()
-        model.train()
         for whiten in whitens:  # gradient None from here on: SGD leaves the bias (and its momentum) alone
             whiten.bias.requires_grad_(epoch <= cfg.whiten_bias_epochs)
-        loss_sum = correct = seen = 0.0
-        for xb, yb in batches.epoch(epoch):
-            if step >= total:
-                break
-            with autocast(device, dtype=dtype):
-                out = model(xb)
-            loss = F.cross_entropy(out.float(), yb, label_smoothing=cfg.label_smoothing, reduction="sum")
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            sched.step()
-            step += 1
-            if epoch > cfg.lookahead_start and step % 5 == 0:
-                if slow is None:
-                    slow = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                else:  # pull the weights towards their slow average, harder as training ends
-                    _lookahead(slow, model, 0.95**5 * (step / total) ** 3)
-            loss_sum += loss.item()
-            correct += (out.argmax(1) == yb).sum().item()
-            seen += len(yb)
-        if slow is not None:
-            _lookahead(slow, model, 1.0)  # every epoch ends on the average
-        trained += int(seen)
-        seconds = time.perf_counter() - t0
-        run.log(epoch, "train", loss_sum / seen, {"accuracy": correct / seen}, lr=sched.get_last_lr()[1],
+        loss_sum, correct, seen = recipe.epoch(epoch, batches)
+        trained, seconds = trained + seen, time.perf_counter() - t0
+        run.log(epoch, "train", loss_sum / seen, {"accuracy": correct / seen}, lr=recipe.sched.get_last_lr()[1],
                 seconds=seconds)
         if cfg.full_train:  # the validation images were trained on: no honest per-epoch check is left
+            curve.append(correct / seen)
             log(f"epoch {epoch}  train loss {loss_sum / seen:.4f}  ({seconds:.1f}s)")
             continue
-        val_acc = _accuracy(predict_tta(model, xv, min(cfg.tta, 1), dtype=dtype), yv)
-        run.log(epoch, "val", None, {"accuracy": val_acc})
-        log(f"epoch {epoch}  train loss {loss_sum / seen:.4f}  val accuracy {val_acc:.4f}  ({seconds:.1f}s)")
+        curve.append(_accuracy(predict_tta(model, xv, min(cfg.tta, 1), dtype=dtype), yv))
+        run.log(epoch, "val", None, {"accuracy": curve[-1]})
+        log(f"epoch {epoch}  train loss {loss_sum / seen:.4f}  val accuracy {curve[-1]:.4f}  ({seconds:.1f}s)")
     train_seconds = time.perf_counter() - start
     del batches, x
     xt, yt = normalize(data.test.x, data, device, dtype), torch.from_numpy(data.test.y).to(device)
     test_acc = _accuracy(predict_tta(model, xt, cfg.tta, dtype=dtype), yt)
-    meta = {"model": cfg.model, "model_args": parse_model_args(cfg.model_args), "input_shape": list(data.input_shape),
-            "num_outputs": data.num_outputs, "task": "classification", "classes": data.classes,
-            "mean": list(data.mean), "std": list(data.std), "input_scale": 255.0,
-            "metrics": {"test_accuracy": test_acc}}
-    save_model(run.checkpoints / "model.safetensors", model.to(memory_format=torch.contiguous_format), meta)
-    summary = {"test": {"accuracy": test_acc}, "train_seconds": train_seconds, "epochs": cfg.epochs,
-               "steps": total, "images_per_second": trained / train_seconds, "tta": cfg.tta,
-               "train_images": int(len(y)), "precision": str(dtype).removeprefix("torch.")}
-    run.write_summary(summary)
-    return summary
+    card = ModelCard.for_dataset(cfg.model.name, cfg.model.kwargs, data).with_metrics({"test_accuracy": test_acc})
+    save_model(run.checkpoints / "model.safetensors", model.to(memory_format=torch.contiguous_format), card)
+    result = FastResult(test_acc, train_seconds, cfg.epochs, total, trained / train_seconds, int(len(y)), trained,
+                        cfg.tta, str(dtype).removeprefix("torch."), curve)
+    run.write_summary(result.summary())
+    return result

@@ -7,57 +7,61 @@ into the same architecture with a new head.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, replace
+from typing import Callable
 
-from neuralab.config import Settings, option, to_dict
+from neuralab.config import Config, Settings, option, section, to_dict
+from neuralab.data import load_dataset
 from neuralab.data.base import Dataset, select_classes
+from neuralab.device import pick_device
+from neuralab.models import create_model
+from neuralab.records import RunSummary
 from neuralab.runs import Run
-from neuralab.train.config import TrainConfig
+from neuralab.seed import seed_everything
+from neuralab.train.config import ModelConfig, TrainConfig
+from neuralab.train.result import TrainResult
 from neuralab.train.trainer import Trainer
 
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(Config):
     dataset: str = option("cifar10", "source dataset")
     exclude_classes: list[str] = option(["cat", "dog"], "classes left out of pretraining (the later target)")
-    model: str = option("resnet_small", "backbone to pretrain (any registered model)")
-    model_args: str = option("", "backbone keyword arguments, e.g. 'width=32'")
-    epochs: int = option(10, "epochs")
-    batch_size: int = option(128, "batch size")
-    lr: float = option(3e-3, "peak learning rate (AdamW, one-cycle)")
+    model: ModelConfig = section(ModelConfig("resnet_small"), prefix="model")
+    epochs: int = option(10, "epochs", min=1)
+    batch_size: int = option(128, "batch size", min=1)
+    lr: float = option(3e-3, "peak learning rate (AdamW, one-cycle)", above=0)
     augment: str = option("flip,crop", "batch augmentation")
-    seed: int = option(0, "random seed")
+    seed: int = option(0, "random seed", min=0)
 
 
 def train_config(cfg: PretrainConfig, dataset_label: str) -> TrainConfig:
-    return TrainConfig(dataset=dataset_label, model=cfg.model, model_args=cfg.model_args, epochs=cfg.epochs,
-                       batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr, weight_decay=5e-4,
-                       schedule="onecycle", augment=cfg.augment, label_smoothing=0.1, seed=cfg.seed,
-                       eval_batch_size=512)
+    return TrainConfig.of(dataset=dataset_label, model=cfg.model.name, model_args=cfg.model.args, epochs=cfg.epochs,
+                          batch_size=cfg.batch_size, optimizer="adamw", lr=cfg.lr, weight_decay=5e-4,
+                          schedule="onecycle", augment=cfg.augment, label_smoothing=0.1, seed=cfg.seed,
+                          eval_batch_size=512)
 
 
 def pretrain_on(source: Dataset, cfg: PretrainConfig, run: Run, settings: Settings,
-                log: Callable[[str], None] = print) -> dict[str, Any]:
-    from neuralab.device import pick_device
-    from neuralab.models import create_model
-    from neuralab.seed import seed_everything
-
+                log: Callable[[str], None] = print) -> TrainResult:
     tcfg = train_config(cfg, f"{cfg.dataset} without {','.join(cfg.exclude_classes) or 'nothing'}")
     run.write_config({"command": "pretrain", "config": to_dict(cfg), "train": to_dict(tcfg),
                       "data": source.describe()})
     seed_everything(cfg.seed)
-    model = create_model(cfg.model, source.input_shape, source.num_outputs, **tcfg.model_kwargs)
-    summary = Trainer(model, source, tcfg, run, pick_device(settings.device), log=log).fit()
-    summary["weights"] = str(run.checkpoints / "model.safetensors")
-    run.write_summary(summary)
-    return summary
+    model = create_model(cfg.model.name, source.input_shape, source.num_outputs, **cfg.model.kwargs)
+    result = Trainer(model, source, tcfg, run, pick_device(settings.device), log=log).fit()
+    summary = result.summary()
+    run.write_summary(replace(summary, details={**summary.details, "weights": str(weights_file(run))}))
+    return result
 
 
-def pretrain(cfg: PretrainConfig, settings: Settings, log: Callable[[str], None] = print) -> tuple[Run, dict]:
-    from neuralab.data import load_dataset
+def weights_file(run: Run) -> str:
+    """What `--weights PATH` takes to start from this pretraining."""
+    return str(run.checkpoints / "model.safetensors")
 
-    data = load_dataset(cfg.dataset, settings)
+
+def pretrain(cfg: PretrainConfig, settings: Settings, log: Callable[[str], None] = print) -> tuple[Run, TrainResult]:
+    data = load_dataset(cfg.dataset, settings, task="classification")
     source = select_classes(data, [c for c in data.classes if c not in cfg.exclude_classes])
-    run = Run.create(settings.runs_dir, f"pretrain-{cfg.model}")
+    run = Run.create(settings.runs_dir, f"pretrain-{cfg.model.name}")
     return run, pretrain_on(source, cfg, run, settings, log)

@@ -16,23 +16,32 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from neuralab.config import Settings, option
+from neuralab.config import Config, Settings, option
+from neuralab.data import load_dataset
 from neuralab.data.base import Dataset, Split, center_crop, channel_stats, per_class_subset
+from neuralab.data.images import load_cached, save_cached
+from neuralab.data.loader import BatchLoader
+from neuralab.data.preprocess import Preprocess
+from neuralab.device import pick_device
 from neuralab.errors import ConfigError
 from neuralab.models import create_model
 from neuralab.models.backbones import BackboneSpec, get_module, set_module, spec_of, unwrap
+from neuralab.models.checkpoint import save_model
 from neuralab.models.weights import AUTO_BACKBONES, find_any_imagenet, find_imagenet, preprocessing
+from neuralab.records import ModelCard, RunSummary
 from neuralab.runs import Run
-from neuralab.train.checkpoint import save_model
+from neuralab.seed import seed_everything
 from neuralab.train.config import TrainConfig
 from neuralab.train.optim import build_schedule
+from neuralab.train.result import TrainResult
 from neuralab.train.trainer import Trainer
 
 Strategy = Literal["feature-extraction", "fine-tune", "scratch"]
@@ -41,19 +50,19 @@ BN_MODES: tuple[str, ...] = ("frozen", "train")
 
 
 @dataclass
-class TransferOptions:
+class TransferOptions(Config):
     backbone: str = option("resnet18", "backbone: resnet18/34/50, mobilenet_v2, mobilenet_v3_small/large, "
                                        "efficientnet_b0, resnet_small")
     weights: str = option("imagenet", "'imagenet' (torchvision weights API), a .safetensors/.pth file, or 'none'")
-    epochs: int = option(5, "training epochs (fine-tune: after the head warm-up)")
-    head_epochs: int = option(1, "fine-tune: epochs training the new head alone before unfreezing")
-    unfreeze: int = option(0, "fine-tune: unfreeze only the last N stages (0 = all)")
-    lr: float = option(1e-3, "learning rate of the head (AdamW)")
+    epochs: int = option(5, "training epochs (fine-tune: after the head warm-up)", min=1)
+    head_epochs: int = option(1, "fine-tune: epochs training the new head alone before unfreezing", min=0)
+    unfreeze: int = option(0, "fine-tune: unfreeze only the last N stages (0 = all)", min=0)
+    lr: float = option(1e-3, "learning rate of the head (AdamW)", above=0)
     backbone_lr: float = option(0.1, "fine-tune: deepest stage's learning rate as a fraction of the head's; each "
-                                     "earlier stage gets half of the next")
-    batch_size: int = option(64, "batch size")
+                                     "earlier stage gets half of the next", above=0)
+    batch_size: int = option(64, "batch size", min=1)
     augment: str = option("flip", "batch augmentation while training (not for feature extraction)")
-    bn: str = option("frozen", "fine-tune: batch-norm statistics 'frozen' (the pretrained running statistics) or "
+    bn: Literal["frozen", "train"] = option("frozen", "fine-tune: batch-norm statistics 'frozen' (the pretrained running statistics) or "
                                "'train' (re-estimated from batches)")
     mean: list[float] = option([], "override the weights' normalization mean (e.g. 0.5,0.5,0.5)")
     std: list[float] = option([], "override the weights' normalization std")
@@ -63,8 +72,6 @@ class TransferOptions:
 # -- data ---------------------------------------------------------------------------------------------------
 def resize_images(x: np.ndarray, size: int, chunk: int = 512) -> np.ndarray:
     """Resize (N, C, H, W) uint8 images so the shorter side is `size` (bilinear, antialiased), then centre-crop."""
-    import torch.nn.functional as F
-
     h, w = x.shape[-2:]
     scale = size / min(h, w)
     nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
@@ -76,21 +83,23 @@ def resize_images(x: np.ndarray, size: int, chunk: int = 512) -> np.ndarray:
     return center_crop(out, size)
 
 
-def prepare(data: Dataset, pre: dict[str, Any], per_class: int = 0, seed: int = 0) -> Dataset:
+def prepare(data: Dataset, pre: Preprocess, per_class: int = 0, seed: int = 0) -> Dataset:
     """The weights' preprocessing applied once to the arrays: resize, centre crop, their mean/std."""
+    crop = pre.input_shape[-1]
+    resize = pre.resize or crop
+
     def fit(s: Split) -> Split:
         x = s.x
-        if min(x.shape[-2:]) != pre["resize"]:
-            x = resize_images(x, pre["resize"])
-        return Split(center_crop(x, pre["crop"]), s.y)
+        if min(x.shape[-2:]) != resize:
+            x = resize_images(x, resize)
+        return Split(center_crop(x, crop), s.y)
 
     train = fit(per_class_subset(data.train, per_class, seed) if per_class else data.train)
-    return dataclasses.replace(data, train=train, val=fit(data.val), test=fit(data.test),
-                               mean=tuple(pre["mean"]), std=tuple(pre["std"]))
+    return dataclasses.replace(data, train=train, val=fit(data.val), test=fit(data.test), mean=pre.mean, std=pre.std)
 
 
-def resolve_pretrained(opts: TransferOptions, settings: Settings) -> str:
-    """Point `opts` at ImageNet weights already on this machine; returns a sentence for the report.
+def resolve_pretrained(opts: TransferOptions, settings: Settings) -> tuple[TransferOptions, str]:
+    """`opts` pointed at ImageNet weights already on this machine, and a sentence for the report.
 
     `--backbone auto` is resnet18 when its ImageNet weights are here (torch's cache, or torchvision's file in the
     weights folder), else the first architecture of AUTO_BACKBONES with ImageNet weights in the weights folder, else
@@ -101,26 +110,22 @@ def resolve_pretrained(opts: TransferOptions, settings: Settings) -> str:
         if auto:
             raise ConfigError("--backbone auto chooses among ImageNet weights; with --weights "
                               f"{opts.weights!r} name the backbone (e.g. --backbone resnet18)")
-        return ""
+        return opts, ""
     found = find_any_imagenet(settings.weights_dir) if auto else find_imagenet(opts.backbone, settings.weights_dir)
     if found is None:
-        opts.backbone = AUTO_BACKBONES[0] if auto else opts.backbone
-        return f"Pretrained weights: torchvision's ImageNet {opts.backbone} (weights API)."
-    opts.backbone, opts.weights = found.backbone, found.weights
+        opts = opts.replace(backbone=AUTO_BACKBONES[0]) if auto else opts
+        return opts, f"Pretrained weights: torchvision's ImageNet {opts.backbone} (weights API)."
+    opts = opts.replace(backbone=found.backbone, weights=found.weights)
     if found.mean and not opts.mean:
-        opts.mean, opts.std = list(found.mean), list(found.std)
-    return f"Pretrained weights: {found.about}."
+        opts = opts.replace(mean=list(found.mean), std=list(found.std))
+    return opts, f"Pretrained weights: {found.about}."
 
 
-def load_for_backbone(name: str, settings: Settings, opts: TransferOptions) -> tuple[Dataset, dict[str, Any]]:
-    from neuralab.data import load_dataset
-
-    pre = preprocessing(spec_of(opts.backbone), opts.weights)
-    if opts.mean:
-        pre["mean"] = list(opts.mean)
-    if opts.std:
-        pre["std"] = list(opts.std)
-    data = load_dataset(name, settings, image_size=pre["resize"], classes=list(opts.classes) or None)
+def load_for_backbone(name: str, settings: Settings, opts: TransferOptions) -> tuple[Dataset, Preprocess]:
+    """The dataset, decoded at the size the weights want, and the weights' preprocessing (mean/std overridable)."""
+    pre = preprocessing(spec_of(opts.backbone), opts.weights, tuple(opts.mean), tuple(opts.std))
+    data = load_dataset(name, settings, task="classification", image_size=pre.resize or pre.input_shape[-1],
+                        classes=list(opts.classes) or None)
     if not data.is_image:
         raise ConfigError(f"transfer learning needs an image dataset; {name} has inputs of shape {data.input_shape}")
     return data, pre
@@ -206,9 +211,6 @@ def _digest(*arrays: np.ndarray) -> str:
 def extract_features(model: nn.Module, spec: BackboneSpec, data: Dataset, device: torch.device, cache_dir: Any,
                      weights_id: str, batch_size: int = 128, log: Callable[[str], None] = print) -> Dataset:
     """Backbone features (the head's input) for every split, computed once and cached by content."""
-    from neuralab.data.images import load_cached, save_cached
-    from neuralab.data.loader import BatchLoader
-
     body = unwrap(model)
     head = get_module(body, spec.head)
     set_module(body, spec.head, nn.Identity())
@@ -235,67 +237,99 @@ def extract_features(model: nn.Module, spec: BackboneSpec, data: Dataset, device
 
 
 # -- the three strategies -----------------------------------------------------------------------------------
-def _train_config(opts: TransferOptions, dataset: str, epochs: int, lr: float, seed: int, augment: str) -> TrainConfig:
-    return TrainConfig(dataset=dataset, model=opts.backbone, epochs=max(1, epochs), batch_size=opts.batch_size,
-                       optimizer="adamw", lr=lr, weight_decay=0.01, schedule="cosine", augment=augment, seed=seed,
-                       eval_batch_size=256)  # photo-sized inputs on a CPU: the Trainer takes 16
+@dataclass(frozen=True)
+class TransferOutcome:
+    """One strategy's run: the Trainer's result (test metrics of the whole image model) and what it cost."""
+
+    strategy: str
+    result: TrainResult
+    seconds: float  # feature extraction included
+    trainable: int  # parameters that learned
+    train_images: int
+    # the test pass's logits, one row per test image in order (for paired comparisons and confusion matrices)
+    test_outputs: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def accuracy(self) -> float:
+        return self.result.test_metric("accuracy")
+
+    def summary(self) -> RunSummary:
+        s = self.result.summary()
+        return replace(s, details={**s.details, "strategy": self.strategy, "seconds": self.seconds,
+                                   "trainable_params": self.trainable, "train_images": self.train_images})
 
 
-def _image_meta(opts: TransferOptions, data: Dataset, model_args: dict[str, Any], strategy: str) -> dict[str, Any]:
-    return {"model": opts.backbone, "model_args": model_args, "input_shape": list(data.input_shape),
-            "num_outputs": data.num_outputs, "task": "classification", "classes": data.classes,
-            "mean": list(data.mean), "std": list(data.std), "input_scale": 255.0, "strategy": strategy,
-            "pretrained_from": opts.weights}
+def _train_config(opts: TransferOptions, dataset: str, epochs: int, lr: float, seed: int, augment: str,
+                  **flat: Any) -> TrainConfig:
+    base = dict(dataset=dataset, model=opts.backbone, epochs=max(1, epochs), batch_size=opts.batch_size,
+                optimizer="adamw", lr=lr, weight_decay=0.01, schedule="cosine", augment=augment, seed=seed,
+                eval_batch_size=256)  # photo-sized inputs on a CPU: the Trainer takes 16
+    return TrainConfig.of(**{**base, **flat})
 
 
-def run_strategy(strategy: str, data: Dataset, opts: TransferOptions, settings: Settings, run: Run, seed: int = 0,
-                 log: Callable[[str], None] = print) -> tuple[dict[str, Any], nn.Module]:
-    """Train one strategy on prepared data; writes a complete run (whole-model checkpoint) and returns its summary."""
-    from neuralab.device import pick_device
-    from neuralab.seed import seed_everything
-
-    device = pick_device(settings.device)
+def _feature_extraction(model: nn.Module, data: Dataset, opts: TransferOptions, settings: Settings, run: Run,
+                        seed: int, device: torch.device,
+                        log: Callable[[str], None]) -> tuple[TrainResult, int, torch.Tensor | None]:
+    """Train a linear head on cached backbone features, then fold the feature standardization and the head into
+    the backbone's own head: one image model to deploy."""
     spec = spec_of(opts.backbone)
-    weights = "none" if strategy == "scratch" else opts.weights
+    feats = extract_features(model, spec, data, device, settings.cache_dir, f"{opts.backbone}|{opts.weights}", log=log)
+    head_model = create_model("mlp", feats.input_shape, data.num_outputs, hidden=[])
+    cfg = _train_config(opts, data.name, opts.epochs * 4, opts.lr * 3, seed, "none", model="mlp", batch_size=256,
+                        weight_decay=1e-3)
+    trainer = Trainer(head_model, feats, cfg, run, device, log=log)
+    result = trainer.fit()
+    lin = trainer.eval_model[-1]
+    mean, std = torch.tensor(feats.mean, dtype=torch.float32), torch.tensor(feats.std, dtype=torch.float32)
+    head = get_module(unwrap(model), spec.head)
+    with torch.no_grad():
+        head.weight.copy_(lin.weight.cpu() / std)
+        head.bias.copy_(lin.bias.cpu() - (lin.weight.cpu() * (mean / std)).sum(1))
+    return result, sum(p.numel() for p in head_model.parameters()), trainer.test_outputs
+
+
+def _fine_tune(strategy: str, model: nn.Module, data: Dataset, opts: TransferOptions, run: Run, seed: int,
+               device: torch.device, pre: Preprocess,
+               log: Callable[[str], None]) -> tuple[TrainResult, nn.Module, int, torch.Tensor | None]:
+    """Fine-tune (after a head warm-up) or train from scratch, with the Trainer."""
+    spec, extra = spec_of(opts.backbone), {"strategy": strategy, "pretrained_from": opts.weights}
+    if strategy == "fine-tune" and opts.head_epochs > 0 and opts.weights != "none":
+        set_trainable(model, spec, "feature-extraction")
+        Trainer(model, data, _train_config(opts, data.name, opts.head_epochs, opts.lr, seed, opts.augment),
+                run.child("head-warmup"), device, log=log, test=False, preprocess=pre, card_extra=extra).fit()
+    bn = "train" if strategy == "scratch" else opts.bn  # from scratch there are no statistics to keep
+    trainable, _ = set_trainable(model, spec, strategy, opts.unfreeze, bn=bn)
+    cfg = _train_config(opts, data.name, opts.epochs, opts.lr, seed, opts.augment)
+    trainer = Trainer(model, data, cfg, run, device, log=log, preprocess=pre, card_extra=extra)
+    if strategy == "fine-tune":
+        trainer.optimizer = torch.optim.AdamW(param_groups(model, spec, opts.lr, opts.backbone_lr),
+                                              weight_decay=cfg.optim.weight_decay)
+        trainer.schedule = build_schedule(cfg.schedule.schedule, trainer.optimizer,
+                                          cfg.schedule.epochs * len(trainer.train_loader))
+    result = trainer.fit()
+    return result, trainer.eval_model, trainable, trainer.test_outputs
+
+
+def run_strategy(strategy: str, data: Dataset, opts: TransferOptions, settings: Settings, run: Run,
+                 pre: Preprocess, seed: int = 0, log: Callable[[str], None] = print) -> tuple[TransferOutcome, nn.Module]:
+    """Train one strategy on prepared data (`pre`: the preprocessing it was prepared with); writes a complete run
+    whose checkpoint is the whole image model, with a card that serves photos exactly as they were trained on."""
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {strategy!r}. Known: {list(STRATEGIES)}")
+    device = pick_device(settings.device)
+    opts = opts.replace(weights="none") if strategy == "scratch" else opts
     seed_everything(seed)
-    model = create_model(opts.backbone, data.input_shape, data.num_outputs, pretrained=weights)
-    model_args = {"pretrained": "none"}  # the checkpoint holds every weight: rebuild without the source file
+    model = create_model(opts.backbone, data.input_shape, data.num_outputs, pretrained=opts.weights)
     t0 = time.perf_counter()
     if strategy == "feature-extraction":
-        feats = extract_features(model, spec, data, device, settings.cache_dir, f"{opts.backbone}|{weights}", log=log)
-        head_model = create_model("mlp", feats.input_shape, data.num_outputs, hidden=[])
-        cfg = dataclasses.replace(_train_config(opts, data.name, opts.epochs * 4, opts.lr * 3, seed, "none"),
-                                  model="mlp", batch_size=256, weight_decay=1e-3)
-        trainer = Trainer(head_model, feats, cfg, run, device, log=log)
-        summary = trainer.fit()
-        # Fold feature standardization + linear head into the backbone's head: one image model to deploy.
-        lin = trainer.eval_model[-1]
-        mean, std = torch.tensor(feats.mean, dtype=torch.float32), torch.tensor(feats.std, dtype=torch.float32)
-        head = get_module(unwrap(model), spec.head)
-        with torch.no_grad():
-            head.weight.copy_(lin.weight.cpu() / std)
-            head.bias.copy_(lin.bias.cpu() - (lin.weight.cpu() * (mean / std)).sum(1))
-        trainable = sum(p.numel() for p in head_model.parameters())
+        result, trainable, outputs = _feature_extraction(model, data, opts, settings, run, seed, device, log)
     else:
-        if strategy == "fine-tune" and opts.head_epochs > 0 and weights != "none":
-            set_trainable(model, spec, "feature-extraction")
-            warm = Trainer(model, data, _train_config(opts, data.name, opts.head_epochs, opts.lr, seed, opts.augment),
-                           run.child("head-warmup"), device, meta={"model_args": model_args}, log=log, test=False)
-            warm.fit()
-        bn = "train" if strategy == "scratch" else opts.bn  # from scratch there are no statistics to keep
-        trainable, _ = set_trainable(model, spec, strategy, opts.unfreeze, bn=bn)
-        cfg = _train_config(opts, data.name, opts.epochs, opts.lr, seed, opts.augment)
-        trainer = Trainer(model, data, cfg, run, device, meta={"model_args": model_args}, log=log)
-        if strategy == "fine-tune":
-            trainer.optimizer = torch.optim.AdamW(param_groups(model, spec, opts.lr, opts.backbone_lr),
-                                                  weight_decay=cfg.weight_decay)
-            trainer.schedule = build_schedule(cfg.schedule, trainer.optimizer, cfg.epochs * len(trainer.train_loader))
-        summary = trainer.fit()
-        model = trainer.eval_model
-    seconds = time.perf_counter() - t0
-    save_model(run.checkpoints / "model.safetensors", model,
-               {**_image_meta(opts, data, model_args, strategy), "metrics": summary["test"]})
-    summary.update(strategy=strategy, seconds=seconds, trainable_params=trainable,
-                   train_images=len(data.train))
-    run.write_summary(summary)
-    return summary, model
+        result, model, trainable, outputs = _fine_tune(strategy, model, data, opts, run, seed, device, pre, log)
+    outcome = TransferOutcome(strategy, result, time.perf_counter() - t0, trainable, len(data.train),
+                              None if outputs is None else outputs.float().numpy())
+    # The checkpoint holds every weight: it is rebuilt with pretrained="none", never from the source file again.
+    card = ModelCard.for_dataset(opts.backbone, {"pretrained": "none"}, data, data.name, pre, strategy=strategy,
+                                 pretrained_from=opts.weights).with_metrics(result.test)
+    save_model(run.checkpoints / "model.safetensors", model, card)
+    run.write_summary(outcome.summary())
+    return outcome, model

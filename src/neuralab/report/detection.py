@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from neuralab.data.detection import DetDataset, DetSplit  # noqa: E402
-from neuralab.report.markdown import table  # noqa: E402
-from neuralab.runs import Run  # noqa: E402
+from neuralab.data.detection import DetDataset, DetSplit
+from neuralab.records import EpochRow
+from neuralab.report.markdown import table
+from neuralab.report.plots import plt
+from neuralab.runs import Run
 
 
-def prediction_grid(split: DetSplit, preds: list[dict[str, torch.Tensor]], classes: list[str], n: int = 8,
+def prediction_grid(split: DetSplit, preds: list[dict[str, Any]], classes: list[str], n: int = 8,
                     score: float = 0.5) -> plt.Figure:
     """Ground truth (green, dashed) and predictions above `score` (red, with class and score) on n images."""
     n = min(n, len(split))
@@ -41,22 +38,21 @@ def prediction_grid(split: DetSplit, preds: list[dict[str, torch.Tensor]], class
     return fig
 
 
-def map_curves(run: Run) -> plt.Figure:
-    rows = run.metrics("val")
+def map_curves(rows: list[EpochRow]) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    ep = [r["epoch"] for r in rows]
+    ep = [r.epoch for r in rows]
     for key, label in (("map50", "mAP@0.5"), ("map", "mAP@[.5:.95]")):
-        ax.plot(ep, [r["metrics"].get(key) for r in rows], marker="o", label=label)
+        ax.plot(ep, [r.metric(key) for r in rows], marker="o", label=label)
     ax.set_xlabel("epoch"), ax.set_ylabel("validation mAP"), ax.set_ylim(0, 1), ax.grid(alpha=0.3), ax.legend()
     return fig
 
 
 def write_detection_report(run: Run, cfg: Any, data: DetDataset, summary: dict[str, Any],
-                           preds: list[dict[str, torch.Tensor]]) -> None:
+                           preds: list[dict[str, Any]]) -> None:
     run.save_figure(prediction_grid(data.test, preds, data.classes), "predictions")
-    run.save_figure(map_curves(run), "map")
+    run.save_figure(map_curves(run.metrics("val")), "map")
     t = summary["test"]
-    rows = [[r["epoch"], f"{r['metrics']['map']:.3f}", f"{r['metrics']['map50']:.3f}"] for r in run.metrics("val")]
+    rows = [[r.epoch, f"{r.metric('map'):.3f}", f"{r.metric('map50'):.3f}"] for r in run.metrics("val")]
     skipped = ", ".join(f"{n} {k}" for k, n in data.skipped.items()) or "none"
     run.write_report("\n\n".join([
         f"# Detection: {cfg.model} on {data.name}",
@@ -64,8 +60,9 @@ def write_detection_report(run: Run, cfg: Any, data: DetDataset, summary: dict[s
         f"{len(data.test)} test images at {cfg.image_size}x{cfg.image_size}. Weights: {cfg.weights}, trunk: "
         f"{cfg.weights_backbone}. Annotations skipped: {skipped}.",
         f"**Test mAP@0.5 {t['map50']:.3f}**, COCO mAP {t['map']:.3f} (best validation epoch's weights; the test "
-        f"split was read once). Training: {summary['train_seconds']:.0f} s, {summary['train_images_per_s']:.1f} "
-        f"images/s; inference {summary['infer_images_per_s']:.1f} images/s.",
+        f"split was read once). Training: {summary['epochs']} epoch(s), {summary['images_seen']:,} training images "
+        f"seen in {summary['train_seconds']:.0f} s ({summary['train_images_per_s']:.1f} images/s, stopped by "
+        f"{summary['stopped_by']}); inference {summary['infer_images_per_s']:.1f} images/s.",
         table(["epoch", "val mAP", "val mAP@0.5"], rows),
         "![validation mAP](plots/map.png)",
         "![predictions vs ground truth](plots/predictions.png)",

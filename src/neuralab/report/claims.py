@@ -1,0 +1,129 @@
+"""The one place that decides whether "A beats B": every page's comparison goes through here.
+
+A difference is called only when its 95% interval excludes zero. The interval comes from what was measured:
+- several seeds per side: Welch's t interval on the difference of the seed means (training noise included);
+- one seed per side, with per-example outcomes on the same test examples: a paired bootstrap over the examples
+  (test-set noise only — the page says so);
+- one seed and nothing per example: no interval can be had, so nothing is called.
+Otherwise the sentence is "no measurable difference at this budget", with what would tell (more seeds).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+BOOTSTRAP = 2000
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What one side measured: one value per seed, and optionally per-example outcomes (1 correct, 0 wrong) of its
+    first seed on the test examples, in the same order for every side."""
+
+    values: tuple[float, ...]
+    per_example: tuple[np.ndarray, ...] = ()
+
+    @classmethod
+    def of(cls, values: Sequence[float], per_example: Sequence[np.ndarray] = ()) -> "Sample":
+        return cls(tuple(float(v) for v in values), tuple(np.asarray(p, dtype=np.float64) for p in per_example))
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.values, ddof=1)) if len(self.values) > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: str
+    b: str
+    diff: float  # mean of a minus mean of b
+    low: float  # 95% interval of the difference (nan when none could be had)
+    high: float
+    method: str  # how the interval was made, in words
+
+    @property
+    def significant(self) -> bool:
+        return math.isfinite(self.low) and (self.low > 0 or self.high < 0)
+
+    @property
+    def winner(self) -> str | None:
+        return (self.a if self.diff > 0 else self.b) if self.significant else None
+
+    def sentence(self, what: str = "test accuracy", scale: float = 100.0, unit: str = "points") -> str:
+        d, lo, hi = scale * self.diff, scale * self.low, scale * self.high
+        if not math.isfinite(self.low):
+            return (f"{self.a} and {self.b} differ by {d:+.2f} {unit} of {what} on one seed each: no measurable "
+                    f"difference can be claimed at this budget (run more seeds to tell).")
+        interval = f"95% interval {lo:+.2f} to {hi:+.2f} {unit}, {self.method}"
+        if not self.significant:
+            return (f"No measurable difference in {what} between {self.a} and {self.b} at this budget "
+                    f"({d:+.2f} {unit}, {interval}); more seeds or epochs would tell.")
+        win, lose = (self.a, self.b) if self.diff > 0 else (self.b, self.a)
+        return f"{win} beats {lose} on {what} by {abs(d):.2f} {unit} ({interval})."
+
+
+def _welch(a: Sample, b: Sample) -> tuple[float, float]:
+    from scipy import stats
+
+    va, vb = np.var(a.values, ddof=1) / len(a.values), np.var(b.values, ddof=1) / len(b.values)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return (a.mean - b.mean,) * 2
+    df = (va + vb) ** 2 / (va**2 / (len(a.values) - 1) + vb**2 / (len(b.values) - 1))
+    half = float(stats.t.ppf(0.975, df)) * se
+    return a.mean - b.mean - half, a.mean - b.mean + half
+
+
+def _paired_bootstrap(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of mean(a - b) over test examples resampled with replacement (same draws)."""
+    d = a - b
+    idx = np.random.default_rng(seed).integers(0, len(d), size=(BOOTSTRAP, len(d)))
+    means = d[idx].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def compare(a_name: str, a: Sample, b_name: str, b: Sample) -> Comparison:
+    """a versus b, with the best interval what they measured allows (see the module's docstring)."""
+    diff = a.mean - b.mean
+    if len(a.values) > 1 and len(b.values) > 1:
+        low, high = _welch(a, b)
+        return Comparison(a_name, b_name, diff, low, high, f"Welch t over {len(a.values)} and {len(b.values)} seeds")
+    if a.per_example and b.per_example and len(a.per_example[0]) == len(b.per_example[0]):
+        low, high = _paired_bootstrap(a.per_example[0], b.per_example[0])
+        return Comparison(a_name, b_name, diff, low, high,
+                          f"paired bootstrap over {len(a.per_example[0]):,} test examples, one seed: test-set noise "
+                          f"only")
+    return Comparison(a_name, b_name, diff, math.nan, math.nan, "one seed each")
+
+
+def rank(samples: Mapping[str, Sample]) -> tuple[list[str], Comparison | None]:
+    """Names from best to worst mean, and the comparison of the best with the runner-up (None for one name)."""
+    order = sorted(samples, key=lambda n: -samples[n].mean)
+    if len(order) < 2:
+        return order, None
+    return order, compare(order[0], samples[order[0]], order[1], samples[order[1]])
+
+
+def best_claim(samples: Mapping[str, Sample], what: str = "test accuracy") -> str:
+    """One sentence about the top of a ranking: a winner only when it beats the runner-up beyond the noise."""
+    order, c = rank(samples)
+    if c is None:
+        return ""
+    if c.significant:
+        return f"Best: **{order[0]}**. " + c.sentence(what)
+    return f"Highest mean: {order[0]} ({100 * samples[order[0]].mean:.2f}%). " + c.sentence(what)
+
+
+def mean_pm(sample: Sample, scale: float = 100.0, digits: int = 2) -> str:
+    """'90.12 ± 0.31 (3 seeds)', or '90.12 (one seed)': never a ± for a single run."""
+    if len(sample.values) == 1:
+        return f"{scale * sample.mean:.{digits}f} (one seed)"
+    return f"{scale * sample.mean:.{digits}f} ± {scale * sample.std:.{digits}f} ({len(sample.values)} seeds)"
