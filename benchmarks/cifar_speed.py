@@ -106,13 +106,13 @@ def peak_rss_gib() -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=float, default=FastConfig.epochs)
+    ap.add_argument("--epochs", type=float, default=FastConfig().epochs)
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed + seeds - 1")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="auto", help="auto, float32 or bfloat16 (float16 on GPUs)")
     ap.add_argument("--model-args", default="", help="fastnet arguments, e.g. 'widths=128,384,384'")
-    ap.add_argument("--lr", type=float, default=FastConfig.lr)
+    ap.add_argument("--lr", type=float, default=FastConfig().lr)
     ap.add_argument("--dataloader-batches", type=int, default=10, help="0 skips the loader comparison")
     ap.add_argument("--hold-out-val", action="store_true",
                     help="train on 45,000 images (5,000 held out) instead of airbench's all 50,000")
@@ -134,14 +134,14 @@ def main() -> None:
     accs, secs, rates = [], [], []
     for s in range(args.first_seed, args.first_seed + args.seeds):
         run = Run.create(args.runs_dir, f"cifar-speed-seed{s}")
-        cfg = FastConfig(model_args=args.model_args, lr=args.lr, epochs=args.epochs, seed=s,
-                         full_train=not args.hold_out_val, precision=args.precision)
-        summary = train_fast(data, cfg, run, device, log=lambda m: None)
-        accs.append(summary["test"]["accuracy"])
-        secs.append(summary["train_seconds"])
-        rates.append(summary["images_per_second"])
+        cfg = FastConfig.of(model_args=args.model_args, lr=args.lr, epochs=args.epochs,
+                            full_train=not args.hold_out_val, precision=args.precision)
+        result = train_fast(data, cfg, run, device, seed=s, log=lambda m: None)
+        accs.append(result.test_accuracy)
+        secs.append(result.train_seconds)
+        rates.append(result.images_per_second)
         print(f"seed {s}: test accuracy {100 * accs[-1]:.2f}%  wall {secs[-1]:.1f} s  {rates[-1]:.0f} images/s  "
-              f"({summary['train_images']} training images, {args.epochs} epochs)", flush=True)
+              f"({result.train_images} training images, {args.epochs} epochs)", flush=True)
     achieved = np.mean(rates) * flops_per_image / 1e9
     print(f"mean test accuracy {100 * np.mean(accs):.2f} ± {100 * np.std(accs):.2f}% over {args.seeds} seed(s); "
           f"mean wall {np.mean(secs):.1f} s; achieved {achieved:.1f} GFLOP/s = {achieved / peak:.0%} of {name} "

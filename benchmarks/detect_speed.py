@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from neuralab.data.detection import generate
-from neuralab.models.detector_export import export_detector_onnx, onnx_session
+from neuralab.tasks.detection_export import export_detector_onnx, onnx_session
 from neuralab.models.detectors import DETECTORS, build_detector
 
 

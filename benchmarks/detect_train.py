@@ -21,14 +21,16 @@ import torch
 
 from neuralab.data.detection import generate
 from neuralab.models.detectors import build_detector
-from neuralab.train.detection import SHAPES_DET_RECIPE, DetectTrainConfig, predict, train_epoch
+from neuralab.config import Settings
+from neuralab.train.detection import (SHAPES_DET_RECIPE, DetectTrainConfig, evaluate, load_detection_data, predict,
+                                      train_detector, train_epoch)
 
 
 def steps(args: argparse.Namespace) -> tuple[float, float]:
     n = args.batch_size * args.steps
     split, classes = generate("shapes", n, args.image_size, seed=0)
     model, _ = build_detector(args.model, len(classes), image_size=args.image_size)
-    cfg = DetectTrainConfig(image_size=args.image_size, batch_size=args.batch_size, min_scale=0.75)
+    cfg = DetectTrainConfig(image_size=args.image_size, batch_size=args.batch_size, min_scale=0.75)  # validated
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, foreach=True)
     gen = torch.Generator().manual_seed(0)
     train_epoch(model, opt, split.take(range(args.batch_size)), cfg, gen, 0, 10, 0)  # warm-up step
@@ -44,26 +46,21 @@ def steps(args: argparse.Namespace) -> tuple[float, float]:
 
 
 def full(args: argparse.Namespace) -> tuple[float, float]:
-    from neuralab.config import Settings
-    from neuralab.train.detection import evaluate, train_detector
-
-    cfg = DetectTrainConfig(**{**SHAPES_DET_RECIPE, "time_budget_min": args.budget_min, "seed": args.seed})
+    cfg = DetectTrainConfig.of(**{**SHAPES_DET_RECIPE, "time_budget_min": args.budget_min, "seed": args.seed})
     with tempfile.TemporaryDirectory() as tmp:
-        _, s, model = train_detector(cfg, Settings.resolve(runs_dir=args.runs_dir or tmp))
-        from neuralab.train.detection import load_detection_data
-
+        _, r, model = train_detector(cfg, Settings.resolve(runs_dir=args.runs_dir or tmp))
         data = load_detection_data(cfg.dataset, Settings.resolve(), cfg.image_size)  # the default 60-image split
         default_test, _ = evaluate(model, data.test, cfg.batch_size)
-    t = s["test"]
+    t = r.test
     print(f"model: {cfg.model}, random weights, {cfg.image_size}x{cfg.image_size}, batch {cfg.batch_size}, "
-          f"{s['threads']} threads, budget {cfg.time_budget_min:g} min")
-    print(f"trained: {s['epochs']} epochs, {s['steps']} steps, stopped by {s['stopped_by']}, "
-          f"{s['minutes_to_trained']:.1f} min")
-    print(f"test mAP@0.5: {t['map50']:.3f} (mAP {t['map']:.3f}, {s['images']['test']} images)")
+          f"{r.threads} threads, budget {cfg.time_budget_min:g} min")
+    print(f"trained: {r.epochs} epochs, {r.steps} steps, {r.images_seen} images seen, stopped by {r.stopped_by}, "
+          f"{r.minutes_to_trained:.1f} min")
+    print(f"test mAP@0.5: {t['map50']:.3f} (mAP {t['map']:.3f}, {r.images['test']} images)")
     print(f"default split test mAP@0.5: {default_test['map50']:.3f} (mAP {default_test['map']:.3f}, "
           f"{len(data.test)} images)")
-    print(f"minutes: {s['wall_minutes']:.1f} wall, {s['cpu_minutes']:.1f} CPU")
-    return s["train_images_per_s"], s["infer_images_per_s"]
+    print(f"minutes: {r.wall_minutes:.1f} wall, {r.cpu_minutes:.1f} CPU")
+    return r.train_images_per_s, r.infer_images_per_s
 
 
 def main() -> None:

@@ -37,21 +37,23 @@ from PIL import Image
 from neuralab.models import create_model
 from neuralab.models.flops import count_flops, matmul_gflops
 from neuralab.serve.backends import OnnxBackend, TorchBackend, cpu_count, default_threads
-from neuralab.serve.export import export_onnx
-from neuralab.train.checkpoint import save_model
+from neuralab.data.preprocess import Preprocess
+from neuralab.models.checkpoint import save_model
+from neuralab.records import ModelCard
+from neuralab.tasks.dense import export_onnx
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "resnet18"
-META = {"model": "resnet18", "input_shape": [3, 224, 224], "num_outputs": 10, "task": "classification",
-        "classes": [f"c{i}" for i in range(10)], "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
-        "input_scale": 255.0}
+CARD = ModelCard("resnet18", "classification", (3, 224, 224), 10,
+                 Preprocess((3, 224, 224), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 255.0, 256),
+                 classes=tuple(f"c{i}" for i in range(10)))
 
 
 def make_run(folder: Path) -> tuple[Path, torch.nn.Module]:
     torch.manual_seed(0)
     model = create_model("resnet18", (3, 224, 224), 10).eval()
     run = folder / NAME
-    save_model(run / "checkpoints" / "model.safetensors", model, META)
+    save_model(run / "checkpoints" / "model.safetensors", model, CARD)
     return run, model
 
 
@@ -173,7 +175,8 @@ def main() -> None:
     print(f"ResNet-18 (10 classes), 3x224x224, fp32; {cpu_count()} cores, {threads} inference thread(s); {source}")
     with tempfile.TemporaryDirectory() as tmp:
         run, model = make_run(Path(tmp))
-        onnx = export_onnx(model, META, Path(tmp) / "model.onnx")
+        onnx = Path(tmp) / "model.onnx"
+        export_onnx(model, CARD, onnx)  # checked against PyTorch before it is timed
         for n in sorted({threads, cpu_count()}):
             ms = direct(model, onnx, n)
             print(f"direct, model only, batch 1, {n} thread(s) (median of 40, in turn): torch {ms['torch']:.1f} ms "

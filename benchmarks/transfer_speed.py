@@ -21,7 +21,7 @@ import torch
 
 from neuralab.data.base import Dataset, Split, channel_stats
 from neuralab.models import create_model
-from neuralab.models.backbones import spec_of
+from neuralab.models.backbone_specs import spec_of
 from neuralab.train.transfer import extract_features, resize_images
 
 

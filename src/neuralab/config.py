@@ -240,17 +240,22 @@ def _parser_for(tp: Any, name: str) -> tuple[Any, dict[str, Any]]:
         return type(choices[0]), {"choices": choices}
     if origin in (list, tuple):
         inner = typing.get_args(tp)[0]
+        choices = typing.get_args(inner) if typing.get_origin(inner) is Literal else ()
+        convert = type(choices[0]) if choices else inner
+        label = "|".join(map(str, choices)) if choices else inner.__name__.upper()
 
         def parse_list(text: str) -> Any:
             try:
-                items = [inner(x) for x in text.split(",") if x.strip()]
+                items = [convert(x.strip()) for x in text.split(",") if x.strip()]
             except ValueError:
                 raise argparse.ArgumentTypeError(
-                    f"--{name} takes comma-separated {inner.__name__} values. Received: {text!r}"
-                ) from None
+                    f"--{name} takes comma-separated {convert.__name__} values. Received: {text!r}") from None
+            bad = [x for x in items if choices and x not in choices]
+            if bad:
+                raise argparse.ArgumentTypeError(f"--{name} takes {', '.join(map(str, choices))}. Received: {bad}")
             return tuple(items) if origin is tuple else items
 
-        return parse_list, {"metavar": f"{inner.__name__.upper()},..."}
+        return parse_list, {"metavar": f"{label},..."}
     if tp in (int, float, str, Path):
         return tp, {}
     raise TypeError(f"no CLI parser for field {name!r} of type {tp!r}")

@@ -107,11 +107,15 @@ class ModelCard:
             _expect(source, d, "classes", list)
             _expect(source, d, "metrics", dict)
             _expect(source, d, "extra", dict)
-            return cls(architecture=d["architecture"], task=d["task"], input_shape=tuple(d["input_shape"]),
-                       num_outputs=d["num_outputs"], preprocess=Preprocess.from_json(d["preprocess"]),
-                       args=d.get("args", {}), classes=tuple(d.get("classes", [])), dataset=str(d.get("dataset", "")),
-                       metrics=d.get("metrics", {}), extra=d.get("extra", {}))
+            pre = Preprocess.from_json(d["preprocess"])
         except DataError as e:
+            raise CheckpointError(f"{source}: {e}") from None
+        try:
+            return cls(architecture=d["architecture"], task=d["task"], input_shape=tuple(d["input_shape"]),
+                       num_outputs=d["num_outputs"], preprocess=pre, args=d.get("args", {}),
+                       classes=tuple(d.get("classes", [])), dataset=str(d.get("dataset", "")),
+                       metrics=d.get("metrics", {}), extra=d.get("extra", {}))
+        except (CheckpointError, DataError) as e:
             raise CheckpointError(f"{source}: {e}") from None
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"{source}: invalid model card ({e})") from None

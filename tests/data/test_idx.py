@@ -68,3 +68,24 @@ def test_missing_mnist_offline_lists_every_expected_file(settings):
     for name in FILES:
         assert f"MNIST/raw/{name}.gz" in msg
     assert "--data-dir" in msg and "NEURALAB_DATA" in msg
+
+
+def test_a_file_cut_inside_its_header_is_a_clear_error(tmp_path):
+    p = tmp_path / "x-idx3-ubyte"
+    p.write_bytes(idx_bytes(np.zeros((4, 28, 28)))[:9])
+    with pytest.raises(DataError, match="ends inside its idx header"):
+        read_idx(p)
+
+
+def test_labels_out_of_range_are_refused_at_load_time_naming_the_file(settings):
+    raw, arrays = write_mnist(settings.data_dir)
+    (raw / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.full(50, 12))))
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz: labels must be 0..9; the file holds 12..12"):
+        load_dataset("mnist", settings)
+
+
+def test_images_of_the_wrong_rank_are_refused(settings):
+    raw, _ = write_mnist(settings.data_dir)
+    (raw / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros((20, 784)))))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: expected \(N, H, W\)"):
+        load_dataset("mnist", settings)

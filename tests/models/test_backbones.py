@@ -3,7 +3,7 @@ import torch
 
 from neuralab.errors import CheckpointError
 from neuralab.models import MODELS, create_model
-from neuralab.models.backbones import BACKBONES, get_module, spec_of
+from neuralab.models.backbone_specs import BACKBONES, get_module, spec_of
 from neuralab.models.weights import imagenet_cache_file, preprocessing
 
 @pytest.mark.parametrize("name", BACKBONES.names())

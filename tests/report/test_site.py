@@ -113,3 +113,22 @@ def _has_playwright() -> bool:
     except ImportError:
         return False
     return True
+
+
+def test_front_page_cells_are_filled_with_headlines_thumbnails_or_why_not(tmp_path):
+    """A portfolio is looked at before it is read: each row has its number and key plot, quick pages are marked
+    as such under a banner, and an experiment the tour skipped says why instead of leaving its cell empty."""
+    fabricate(tmp_path / "runs", "mnist", [0.9, 0.99], [0.9, 0.98], 0.981)
+    index = build_site([tmp_path / "runs"], tmp_path / "site",
+                       status={"cifar10": "skipped: cifar10 not found (expected DATA/cifar-10-batches-py)"})
+    front = index.read_text()
+    assert "Quick tour — short runs" in front and "(quick)" in front
+    assert "<img class='thumb' src='mnist/plots/curves.png'" in front and (tmp_path / "site/mnist/plots/curves.png").is_file()
+    assert "skipped: cifar10 not found" in front  # in the mini-project card and in the table
+    assert front.count("skipped: cifar10 not found") == 2
+
+
+def test_a_full_run_has_no_quick_banner(tmp_path):
+    run = fabricate(tmp_path / "runs", "mnist", [0.9], [0.9], 0.9)
+    run.write_config({"experiment": "mnist", "config": {"quick": False}})
+    assert "Quick tour" not in build_site([tmp_path / "runs"], tmp_path / "site").read_text()

@@ -215,3 +215,12 @@ def test_batcher_groups_concurrent_requests():
     out = asyncio.run(burst())
     assert [float(o[0, 0]) for o in out] == list(range(8))  # each caller gets its own row back
     assert max(sizes) > 1
+
+
+def test_docs_show_the_upload_as_a_file_field_and_json_features_as_a_table():
+    from fastapi.testclient import TestClient
+
+    spec = TestClient(create_app([], served={})).get("/openapi.json").json()
+    body = spec["paths"]["/v1/models/{name}/predict"]["post"]["requestBody"]["content"]
+    assert body["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
+    assert "inputs" in body["application/json"]["schema"]["properties"]

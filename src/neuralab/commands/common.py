@@ -40,6 +40,12 @@ def sub(subs: Any, name: str, help: str, example_lines: Sequence[str], common: b
                            parents=[common_options()] if common else [])
 
 
+def group(top: Any, name: str, help: str, dest: str) -> Any:
+    """A verb with actions of its own (`neuralab data list`, `neuralab runs show`): their subparsers."""
+    parser = top.add_parser(name, help=help, description=help)
+    return parser.add_subparsers(dest=dest, metavar="ACTION", required=True)
+
+
 def model_run(ref: str, ns: argparse.Namespace) -> Path:
     """A checkpoint file or run folder as given, else a run by name; an experiment's folder leads to the one model
     run inside it (or the error lists them), since `runs list` shows experiment folders."""

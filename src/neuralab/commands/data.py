@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from neuralab.commands.common import settings, sub
+from neuralab.commands.common import group, settings, sub
 
 
 def cmd_list(ns: argparse.Namespace) -> int:
@@ -50,8 +50,7 @@ def cmd_check(ns: argparse.Namespace) -> int:
 
 
 def register(top: Any) -> None:
-    data = top.add_parser("data", help="list, inspect and check datasets", description="list, inspect and check datasets")
-    dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    dsub = group(top, "data", "list, inspect and check datasets", "data_command")
     p = sub(dsub, "list", "registered datasets, their task, and whether their files are present", ["neuralab data list"])
     p.set_defaults(func=cmd_list)
     for name, fn, help in (("info", cmd_info, "load a dataset and print its splits, classes and statistics"),

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from neuralab.commands.common import settings, sub
+from neuralab.commands.common import group, settings, sub
 
 
 def cmd_list(ns: argparse.Namespace) -> int:
@@ -63,8 +63,7 @@ def cmd_report(ns: argparse.Namespace) -> int:
 
 
 def register(top: Any) -> None:
-    runs = top.add_parser("runs", help="list and inspect run directories", description="list and inspect runs")
-    rs = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    rs = group(top, "runs", "list and inspect run directories", "runs_command")
     p = sub(rs, "list", "every run under the runs folder with its headline number", ["neuralab runs list"])
     p.set_defaults(func=cmd_list)
     p = sub(rs, "show", "a run's config, summary, last metrics and files",

@@ -41,6 +41,8 @@ def read_idx(path: Path) -> np.ndarray:
         raise DataError(f"{path}: not an idx file (bad magic number {data[:4].hex()})")
     ndim = data[3]
     header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{path}: the file ends inside its idx header; it is truncated")
     dims = tuple(int(d) for d in np.frombuffer(data[4:header], dtype=">u4"))
     dtype = np.dtype(_IDX_DTYPES[data[2]])
     expected = int(np.prod(dims)) * dtype.itemsize
@@ -84,12 +86,23 @@ def load_idx_dataset(name: str, folder: str, classes: list[str], opts: DataOptio
             raise missing_data(name, [raw / f"{s}.gz" for s in FILES],
                                hint="Uncompressed files (without .gz) are read too.", cause=cause)
     xtr, ytr, xte, yte = (read_idx(p) for p in paths)  # type: ignore[arg-type]
-    for x, y, split in ((xtr, ytr, "train"), (xte, yte, "t10k")):
-        if len(x) != len(y):
-            raise DataError(f"{raw}: {split} images ({len(x)}) and labels ({len(y)}) differ in count")
+    for (x, y, split), (xp, yp) in zip(((xtr, ytr, "train"), (xte, yte, "t10k")), (paths[:2], paths[2:])):
+        _check_pair(x, y, split, xp, yp, len(classes))
     return make_dataset(name, "classification", Split(xtr[:, None].copy(), ytr.astype(np.int64)),
                         Split(xte[:, None].copy(), yte.astype(np.int64)), val_fraction=opts.val_fraction,
                         split_seed=opts.split_seed, classes=classes, source=str(raw))
+
+
+def _check_pair(x: np.ndarray, y: np.ndarray, split: str, xp: Path, yp: Path, k: int) -> None:
+    """Images (N, H, W) of bytes and N labels in 0..k-1: what training assumes, checked when loading."""
+    if x.ndim != 3 or x.dtype != np.uint8:
+        raise DataError(f"{xp}: expected (N, H, W) bytes of images; the file holds {x.dtype} of shape {x.shape}")
+    if y.ndim != 1:
+        raise DataError(f"{yp}: expected one label per image; the file holds shape {y.shape}")
+    if len(x) != len(y):
+        raise DataError(f"{xp.parent}: {split} images ({len(x)}) and labels ({len(y)}) differ in count")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= k):
+        raise DataError(f"{yp}: labels must be 0..{k - 1}; the file holds {int(y.min())}..{int(y.max())}")
 
 
 def _files(folder: str):

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from neuralab.data.base import Split, make_dataset, short_path, split_off
-from neuralab.data.images import IMAGE_EXTENSIONS, cache_key, decode_files, load_cached, probe, save_cached
+from neuralab.data.images import (IMAGE_EXTENSIONS, cache_key, decode_files, load_cached, probe, save_cached,
+                                  warn_skipped)
 from neuralab.data.registry import DataOptions, register
 from neuralab.errors import DataError, MissingDataError
 
@@ -57,17 +58,13 @@ def _split_dirs(root: Path) -> dict[str, Path]:
     return found
 
 
-def load_imagefolder(root: Path, name: str, opts: DataOptions, notes: list[str] | None = None):
-    if not root.is_dir():
-        raise MissingDataError(f"image folder {root} does not exist. Expected {root}/train/<class>/*.jpg and "
-                               f"{root}/test/<class>/*.jpg, or {root}/<class>/*.jpg.")
-    notes = list(notes or [])
+def _class_files(root: Path, opts: DataOptions) -> tuple[dict[str, dict[str, list[Path]]], list[str]]:
+    """Per split folder (or "all"), the files of each class; and the classes kept, in label order."""
     dirs = _split_dirs(root)
     if "train" not in dirs and ("test" in dirs or "val" in dirs):
         raise DataError(f"{root} has test/val folders but no train/ folder")
     per_split = {k: list_classes(d) for k, d in dirs.items()} if dirs else {"all": list_classes(root)}
-    first = per_split.get("train") or per_split["all"]
-    classes = sorted(first)
+    classes = sorted(per_split.get("train") or per_split["all"])
     if opts.classes:
         unknown = [c for c in opts.classes if c not in classes]
         if unknown:
@@ -77,14 +74,13 @@ def load_imagefolder(root: Path, name: str, opts: DataOptions, notes: list[str] 
         absent = [c for c in classes if c not in found]
         if absent:
             raise DataError(f"{root}/{split}: class folder(s) {absent} missing (train has {classes})")
+    return per_split, classes
 
-    files, labels, split_of = [], [], []
-    for split, found in per_split.items():
-        for label, c in enumerate(classes):
-            files += found[c]
-            labels += [label] * len(found[c])
-            split_of += [split] * len(found[c])
 
+def _decoded(root: Path, files: list[Path], opts: DataOptions, classes: list[str], notes: list[str]
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """(images, indices of the files that decoded), from the decoded-array cache when the files are unchanged.
+    Unreadable files are named in a warning every time, also when the cache is reused."""
     size = opts.image_size
     sizes, modes = probe(files)
     mode = "L" if modes and modes <= {"1", "L", "I", "I;16"} else "RGB"
@@ -97,14 +93,35 @@ def load_imagefolder(root: Path, name: str, opts: DataOptions, notes: list[str] 
     key = cache_key(files, size, mode, classes)
     cached = load_cached(opts.cache_dir, f"imagefolder-{root.name}", key)
     if cached is None:
-        dec = decode_files(files, size, mode)
+        dec = decode_files(files, size, mode, warn=False)
         cached = {"x": dec.x, "keep": dec.keep, "skipped": np.asarray(dec.skipped, dtype=np.str_)}
         save_cached(opts.cache_dir, f"imagefolder-{root.name}", key, **cached)
-    x, keep = cached["x"], cached["keep"]
-    if len(cached["skipped"]):
-        notes.append(f"skipped {len(cached['skipped'])} unreadable file(s), e.g. {cached['skipped'][0]}")
+    skipped = [str(s) for s in cached["skipped"]]
+    if skipped:
+        warn_skipped(skipped)
+        notes.append(f"skipped {len(skipped)} unreadable file(s), e.g. {skipped[0]}")
+    return cached["x"], cached["keep"]
+
+
+def load_imagefolder(root: Path, name: str, opts: DataOptions, notes: list[str] | None = None):
+    if not root.is_dir():
+        raise MissingDataError(f"image folder {root} does not exist. Expected {root}/train/<class>/*.jpg and "
+                               f"{root}/test/<class>/*.jpg, or {root}/<class>/*.jpg.")
+    notes = list(notes or [])
+    per_split, classes = _class_files(root, opts)
+    files, labels, split_of = [], [], []
+    for split, found in per_split.items():
+        for label, c in enumerate(classes):
+            files += found[c]
+            labels += [label] * len(found[c])
+            split_of += [split] * len(found[c])
+    x, keep = _decoded(root, files, opts, classes, notes)
     y = np.asarray(labels, dtype=np.int64)[keep]
     where = np.asarray(split_of)[keep]
+    for split in per_split:
+        empty = [c for i, c in enumerate(classes) if not ((where == split) & (y == i)).any()]
+        if empty:
+            raise DataError(f"{root}: class(es) {empty} have no readable image in {split} (see the skipped files)")
 
     def part(split: str) -> Split | None:
         m = where == split

@@ -102,8 +102,8 @@ def to_array(im: Image.Image, size: int | tuple[int, int] | None, mode: str) -> 
             im = im.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
             top, left = (nh - th) // 2, (nw - tw) // 2
             im = im.crop((left, top, left + tw, top + th))
-    a = np.asarray(im, dtype=np.uint8)
-    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    a = np.array(im, dtype=np.uint8)  # a writable copy (torch warns about read-only arrays)
+    return a[None] if a.ndim == 2 else np.ascontiguousarray(a.transpose(2, 0, 1))
 
 
 def _decode(args: tuple[str, int | tuple[int, int] | None, str]) -> np.ndarray | str:
@@ -135,8 +135,16 @@ def probe(files: list[Path], n: int = 50) -> tuple[set[tuple[int, int]], set[str
     return sizes, modes
 
 
-def decode_files(files: list[Path], size: int | tuple[int, int] | None, mode: str, workers: int | None = None) -> Decoded:
-    """Decode every file to (C, H, W) uint8 at one shape; unreadable files are skipped with a warning."""
+def warn_skipped(skipped: list[str]) -> None:
+    """One warning naming every unreadable file (the first ten, and how many more)."""
+    shown = "\n  ".join(skipped[:10]) + (f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+    warnings.warn(f"skipped {len(skipped)} unreadable image file(s):\n  {shown}", stacklevel=3)
+
+
+def decode_files(files: list[Path], size: int | tuple[int, int] | None, mode: str, workers: int | None = None,
+                 warn: bool = True) -> Decoded:
+    """Decode every file to (C, H, W) uint8 at one shape; unreadable files are skipped (with a warning unless the
+    caller reports them itself)."""
     if not files:
         raise DataError("no image files to decode")
     jobs = [(str(p), size, mode) for p in files]
@@ -148,9 +156,8 @@ def decode_files(files: list[Path], size: int | tuple[int, int] | None, mode: st
         out = [_decode(j) for j in jobs]
     keep = [i for i, a in enumerate(out) if not isinstance(a, str)]
     skipped = [a for a in out if isinstance(a, str)]  # each names its file
-    if skipped:
-        shown = "\n  ".join(skipped[:10]) + (f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else "")
-        warnings.warn(f"skipped {len(skipped)} unreadable image file(s):\n  {shown}", stacklevel=2)
+    if skipped and warn:
+        warn_skipped(skipped)
     if not keep:
         raise DataError(f"none of the {len(files)} image files could be decoded; first error: {skipped[0]}")
     shapes = {out[i].shape for i in keep}  # type: ignore[union-attr]
@@ -163,8 +170,11 @@ def cache_key(files: list[Path], *parts: object) -> str:
     """A key that changes when any file is added, removed, resized or touched, or when decoding options change."""
     h = hashlib.sha1(f"v{CACHE_VERSION}|{parts}".encode())
     for p in files:
-        st = p.stat()
-        h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        try:
+            st = p.stat()
+            h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        except OSError:  # a dangling link or a vanished file: decoding reports it; the key still changes with it
+            h.update(f"{p}|missing\n".encode())
     return h.hexdigest()[:20]
 
 

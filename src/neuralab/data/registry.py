@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from neuralab.config import Settings
-from neuralab.data.base import Dataset
+from neuralab.data.base import Dataset, select_classes
 from neuralab.errors import ConfigError, MissingDataError
 from neuralab.registry import Registry
 
@@ -97,8 +97,6 @@ def load_dataset(name: str, settings: Settings | None = None, task: str | tuple[
     opts = options(settings, arg=arg, **kw)
     data = spec.load(opts)
     if opts.classes and data.classes != list(opts.classes):  # loaders that cannot filter while reading
-        from neuralab.data.base import select_classes
-
         data = select_classes(data, list(opts.classes))
     return data
 

@@ -19,7 +19,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from neuralab.errors import CheckpointError
+from neuralab.errors import CheckpointError, ConfigError
 from neuralab.files import atomic_write_bytes, atomic_write_json, dumps
 from neuralab.models.registry import create_model
 from neuralab.records import ModelCard
@@ -121,7 +121,10 @@ def load_model(ref: str | Path, device: str | torch.device = "cpu") -> tuple[nn.
     """Rebuild a model from its checkpoint alone (no code from the run) and load its weights."""
     path = resolve(ref)
     card = read_card(path)
-    model = build(card)
+    try:
+        model = build(card)
+    except ConfigError as e:  # the card names an unknown model, or arguments out of range: the file is at fault
+        raise CheckpointError(f"{path}: its model card cannot be built ({e})") from None
     tensors = read_tensors(path)
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")} or tensors
     load_weights(model, weights, str(path))

@@ -9,8 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from neuralab.models.backbones import BACKBONES, BackboneSpec
+from neuralab.models.backbone_specs import BACKBONES, BackboneSpec
 from neuralab.models.registry import register_model
+from neuralab.models.weights import load_backbone_weights
 
 
 class BasicBlock(nn.Module):
@@ -59,8 +60,6 @@ BACKBONES.register("resnet_small")(BackboneSpec("resnet_small", "fc", ("stem", "
 @register_model("resnet_small")
 def resnet_small(input_shape: tuple[int, ...], num_outputs: int, *, width: int = 16, blocks: int = 1,
                  pretrained: str = "none") -> nn.Module:
-    from neuralab.models.weights import load_backbone_weights
-
     model = ResNetSmall(input_shape[0], num_outputs, width, blocks)
     if pretrained != "none":
         load_backbone_weights(model, BACKBONES.get("resnet_small"), pretrained)

@@ -18,7 +18,7 @@ from torch import nn
 from neuralab.config import Settings
 from neuralab.data.preprocess import Preprocess
 from neuralab.errors import CheckpointError
-from neuralab.models.backbones import BackboneSpec
+from neuralab.models.backbone_specs import BACKBONES, BackboneSpec
 from neuralab.models.checkpoint import CARD_KEY, read_card, read_metadata, read_tensors
 from neuralab.records import ModelCard
 
@@ -86,8 +86,6 @@ class Pretrained:
 def find_imagenet(backbone: str, weights_dir: Path) -> Pretrained | None:
     """ImageNet weights for `backbone` that need no download: torchvision's own file in torch's cache or in the
     weights folder (same name), else a known checkpoint for that architecture in the weights folder."""
-    from neuralab.models.backbones import BACKBONES
-
     spec = BACKBONES.get(backbone)
     if spec.torchvision:
         cached, _ = imagenet_cache_file(spec)

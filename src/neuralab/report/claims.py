@@ -67,6 +67,8 @@ class Comparison:
             return (f"No measurable difference in {what} between {self.a} and {self.b} at this budget "
                     f"({d:+.2f} {unit}, {interval}); more seeds or epochs would tell.")
         win, lose = (self.a, self.b) if self.diff > 0 else (self.b, self.a)
+        if self.diff < 0:  # the interval of win minus lose: positive, like the difference it qualifies
+            interval = f"95% interval {-hi:+.2f} to {-lo:+.2f} {unit}, {self.method}"
         return f"{win} beats {lose} on {what} by {abs(d):.2f} {unit} ({interval})."
 
 

@@ -24,6 +24,7 @@ class Page:
     findings: list[str] = field(default_factory=list)  # the conclusions, in words (from the numbers)
     test: dict[str, Any] = field(default_factory=dict)  # the experiment's headline metrics
     details: dict[str, Any] = field(default_factory=dict)  # other numbers worth keeping in summary.json
+    thumbnail: str = ""  # the figure that stands for the page on the portfolio's front page (default: the first)
 
     def add(self, *blocks: str) -> "Page":
         self.sections += [b for b in blocks if b]
@@ -41,7 +42,9 @@ class Page:
         return "\n\n".join(parts) + "\n"
 
     def summary(self) -> RunSummary:
-        return RunSummary(headline=self.headline, test=self.test, findings=tuple(self.findings), details=self.details)
+        key = self.thumbnail or next(iter(self.figures), "")
+        details = {**self.details, "thumbnail": f"plots/{key}.png"} if key else self.details
+        return RunSummary(headline=self.headline, test=self.test, findings=tuple(self.findings), details=details)
 
 
 def quick_banner(experiment: str) -> str:

@@ -11,12 +11,14 @@ The dtype is the model's: float32 by default, `model.astype("float64")` for grad
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from neuralab.files import atomic_write_bytes, atomic_write_json
 from neuralab.scratch import activations  # noqa: F401  (registers the activation layers)
 from neuralab.scratch.activations import ACTIVATIONS
 from neuralab.scratch.layers import Dense, Dropout, Layer, build_layer
@@ -96,11 +98,7 @@ class Sequential:
 
     def save(self, path: str | Path) -> tuple[Path, Path]:
         """Write `<path>.json` (architecture) and `<path>.npz` (weights). Returns both paths."""
-        from neuralab.runs import atomic_write_bytes, atomic_write_json
-
         base = Path(path).with_suffix("")
-        import io
-
         buf = io.BytesIO()
         np.savez(buf, **self.state())
         atomic_write_json(base.with_suffix(".json"), self.config())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 import threading
 import time
@@ -11,21 +11,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 import anyio
-import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import ClientDisconnect
 
 from neuralab.config import Config, option
 from neuralab.errors import NeuralabError
 from neuralab.records import ModelCard
 from neuralab.serve import backends
 from neuralab.serve.batching import MicroBatcher, QueueFull
-from neuralab.serve.preprocess import InputError, Limits, feature_input, image_input
+from neuralab.serve.preprocess import InputError, Limits, read_input
+from neuralab.serve.protocol import GuardedH11Protocol
 from neuralab.tasks import Task, for_card
 
 STATIC = Path(__file__).parent / "static"
-MULTIPART_SLACK = 64 * 1024  # room for the multipart headers and boundaries around an upload
+LOG = logging.getLogger("neuralab.serve")
 
 
 @dataclass
@@ -56,6 +57,16 @@ class ServeConfig(Config):
     port: int = option(8000, "port to listen on", min=1, max=65535)
 
 
+# The body is read by hand (an image upload or JSON features, by content type), so /docs is told what it takes:
+# a file field for images, an "inputs" table for feature models.
+REQUEST_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                       "properties": {"file": {"type": "string", "format": "binary",
+                                                               "description": "an image file (any size and mode)"}}}},
+    "application/json": {"schema": {"type": "object", "required": ["inputs"],
+                                    "properties": {"inputs": {"type": "array", "items": {
+                                        "type": "array", "items": {"type": "number"}},
+                                        "description": "rows of feature values (feature models)"}}}}}}}
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a served name is one URL path segment
 
 
@@ -119,17 +130,20 @@ def create_app(refs: list[str | Path], cfg: ServeConfig | None = None,
     async def list_models() -> dict[str, Any]:
         return {"models": [m.info() for m in models.values()]}
 
-    @app.post("/v1/models/{name}/predict")
+    @app.post("/v1/models/{name}/predict", openapi_extra=REQUEST_BODY)
     async def predict(name: str, request: Request, top_k: int = 5) -> JSONResponse:
         t0 = time.perf_counter()
         m = models.get(name)
         if m is None:
             return _error(404, f"unknown model {name!r}", known=sorted(models))
         try:
-            x = await _read_input(request, m.card, cfg.limits, decoders)
+            x = await read_input(request, m.card.preprocess, cfg.limits, decoders)
             out = await m.batcher(x)
         except InputError as e:
             return _error(e.status, str(e))
+        except ClientDisconnect:
+            LOG.warning("client %s disconnected before its request arrived whole", request.client)
+            return _error(400, "client disconnected")
         except QueueFull as e:
             return _error(503, f"{e}; retry shortly")
         answers = m.task.answer(out, m.card, max(1, min(top_k, 100)))  # type: ignore[misc]
@@ -144,29 +158,6 @@ def create_app(refs: list[str | Path], cfg: ServeConfig | None = None,
     return app
 
 
-async def _read_input(request: Request, card: ModelCard, limits: Limits, decoders: anyio.CapacityLimiter
-                      ) -> np.ndarray:
-    ctype = request.headers.get("content-type", "")
-    if ctype.startswith("multipart/form-data"):
-        size = request.headers.get("content-length", "")
-        if size.isdigit() and int(size) > limits.max_bytes + MULTIPART_SLACK:  # refused before it is read
-            raise InputError(f"upload is {size} bytes, larger than the limit of {limits.max_bytes}", 413)
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise InputError("multipart request has no file field named 'file'")
-        data = await upload.read(limits.max_bytes + 1)
-        return (await anyio.to_thread.run_sync(image_input, card.preprocess, data, limits, limiter=decoders))[None]
-    if ctype.startswith("application/json"):
-        body = await request.body()
-        try:
-            payload = json.loads(body)
-        except json.JSONDecodeError as e:
-            raise InputError(f"body is not valid JSON ({e})") from None
-        return feature_input(card.preprocess, payload)
-    raise InputError(f"unsupported content type {ctype!r}: send multipart/form-data with 'file', or JSON", 415)
-
-
 def serve(refs: list[str], cfg: ServeConfig | None = None) -> None:
     import uvicorn
 
@@ -174,4 +165,5 @@ def serve(refs: list[str], cfg: ServeConfig | None = None) -> None:
     app = create_app(refs, cfg)
     url = f"http://{cfg.host}:{cfg.port}"
     print(f"serving {', '.join(app.state.models)} at {url}/  (API: {url}/v1/models, docs: {url}/docs)", flush=True)
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning")
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning", http=GuardedH11Protocol,
+                timeout_keep_alive=5)

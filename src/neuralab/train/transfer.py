@@ -33,7 +33,8 @@ from neuralab.data.preprocess import Preprocess
 from neuralab.device import pick_device
 from neuralab.errors import ConfigError
 from neuralab.models import create_model
-from neuralab.models.backbones import BackboneSpec, get_module, set_module, spec_of, unwrap
+from neuralab.models.backbone_specs import BackboneSpec, get_module, set_module, spec_of
+from neuralab.models.backbones import unwrap
 from neuralab.models.checkpoint import save_model
 from neuralab.models.weights import AUTO_BACKBONES, find_any_imagenet, find_imagenet, preprocessing
 from neuralab.records import ModelCard, RunSummary
