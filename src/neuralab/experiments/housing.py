@@ -8,26 +8,79 @@ predictor, linear regression (least squares), and scikit-learn's HistGradientBoo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from neuralab.config import option
 from neuralab.data import load_dataset
+from neuralab.errors import ConfigError
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
+from neuralab.records import EpochRow
+from neuralab.report.claims import Sample, compare
 from neuralab.report.markdown import table
-from neuralab.report.plots import plot_curves
+from neuralab.report.page import Page
+from neuralab.report.plots import plot_compare, plot_curves, plt
 from neuralab.scratch import MSE
 from neuralab.scratch.fast import FastAdam, fast_mlp
-from neuralab.scratch.train import fit, prepare
+from neuralab.scratch.train import Arrays, fit, prepare
+
+TARGET_RMSE = 0.52  # the acceptance number for the NumPy MLP ($100k)
+MEAN, LINEAR, TREES = ("mean of training targets", "linear regression (least squares)",
+                       "HistGradientBoostingRegressor (sklearn defaults)")
 
 
 @dataclass
 class HousingConfig(ExperimentConfig):
     widths: list[str] = option(["64x64", "128x128", "128x128x128"], "MLP candidates, hidden widths joined by x")
-    epochs: int = option(80, "maximum epochs per candidate (cosine learning-rate decay)")
-    lr: float = option(2e-3, "Adam learning rate")
-    batch_size: int = option(128, "mini-batch size")
-    patience: int = option(15, "early stopping: epochs without a better validation loss")
+    epochs: int = option(80, "maximum epochs per candidate (cosine learning-rate decay)", min=1, max=10_000)
+    lr: float = option(2e-3, "Adam learning rate", above=0)
+    batch_size: int = option(128, "mini-batch size", min=1, max=100_000)
+    patience: int = option(15, "early stopping: epochs without a better validation loss", min=1)
+    # Quick: the first candidate only, for 30 epochs (seconds): near the target, far ahead of linear regression.
+    QUICK: ClassVar[dict[str, Any]] = {"widths": lambda widths: widths[:1], "epochs": 30}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.widths or not all(part.isdigit() and int(part) > 0 for w in self.widths for part in w.split("x")):
+            raise ConfigError(f"widths are positive integers joined by x, e.g. 128x128. Received: {self.widths}")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One MLP trained on the training split and scored on validation."""
+
+    widths: str
+    params: int
+    rows: list[EpochRow]  # its metrics.jsonl
+    best_epoch: int
+    epochs_run: int
+    stopped: str
+    seconds: float
+    val: dict[str, float]  # rmse, mae, r2 of the kept (best-validation) weights
+
+
+@dataclass(frozen=True)
+class Scores:
+    val: dict[str, float]
+    test: dict[str, float]
+    test_pred: np.ndarray  # its prediction for every test district
+
+
+@dataclass(frozen=True)
+class HousingResult:
+    cfg: HousingConfig
+    source: str
+    notes: list[str]
+    sizes: tuple[int, int, int]  # train / val / test districts
+    candidates: list[Candidate]
+    chosen: str  # the candidate with the lowest validation RMSE
+    scores: dict[str, Scores]  # every predictor (baselines, then the MLP), scored once on test
+    y_test: np.ndarray
+
+    @property
+    def mlp(self) -> str:
+        return f"NumPy MLP {self.chosen} (chosen on val)"
 
 
 def regression_metrics(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -38,17 +91,16 @@ def regression_metrics(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
             "r2": float(1 - np.sum(err**2) / np.sum((y - y.mean()) ** 2))}
 
 
-def linear_fit(x: np.ndarray, y: np.ndarray):
+def linear_fit(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """Least squares with a bias column: w = argmin ‖[x 1]·w - y‖²."""
     xb = np.c_[x.astype(np.float64), np.ones(len(x))]
     w, *_ = np.linalg.lstsq(xb, y.astype(np.float64).ravel(), rcond=None)
     return lambda z: np.c_[z.astype(np.float64), np.ones(len(z))] @ w
 
 
-def scatter_figure(pred: np.ndarray, y: np.ndarray, title: str):
-    import matplotlib.pyplot as plt
-
-    pred, y = pred.ravel(), y.ravel()
+# -- render -------------------------------------------------------------------------------------------------------
+def scatter_figure(pred: np.ndarray, y: np.ndarray, title: str) -> plt.Figure:
+    pred, y = np.asarray(pred).ravel(), np.asarray(y).ravel()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     axes[0].scatter(y, pred, s=3, alpha=0.3)
     lim = [min(y.min(), pred.min()), max(y.max(), pred.max())]
@@ -65,82 +117,103 @@ def scatter_figure(pred: np.ndarray, y: np.ndarray, title: str):
     return fig
 
 
-@experiment("housing", HousingConfig, "NumPy MLP regression on California housing vs mean, linear and boosted trees",
-            needs=("california-housing",), order=13,
-            examples=["neuralab run housing", "neuralab run housing --widths 256x256 --epochs 120"])
-def housing(cfg: HousingConfig, ctx: Context) -> dict:
-    from sklearn.ensemble import HistGradientBoostingRegressor
+def squared_errors(r: HousingResult, name: str) -> Sample:
+    """Minus the test squared error, per district (higher is better, as the claims expect), for a paired bootstrap
+    over the same test districts: one trained model per side, so test-set noise is the noise there is."""
+    sq = (np.asarray(r.scores[name].test_pred, np.float64).ravel() - np.asarray(r.y_test, np.float64).ravel()) ** 2
+    return Sample.of([-sq.mean()], [-sq])
 
+
+def findings(r: HousingResult) -> list[str]:
+    m, lin = r.scores[r.mlp].test, r.scores[LINEAR].test
+    rel = (m["rmse"] - lin["rmse"]) / lin["rmse"]
+    lines = [f"The NumPy MLP's test RMSE is {m['rmse']:.3f} (MAE {m['mae']:.3f}, R² {m['r2']:.3f}), "
+             f"{'within' if m['rmse'] <= TARGET_RMSE else 'above'} the {TARGET_RMSE} target; linear regression's "
+             f"is {lin['rmse']:.3f}, so the MLP's is {abs(rel):.0%} {'lower' if rel < 0 else 'higher'}."]
+    for base in (LINEAR, TREES):
+        a, b = sorted((r.mlp, base), key=lambda n: r.scores[n].test["rmse"])  # the better one first: intervals > 0
+        lines.append(compare(a, squared_errors(r, a), b, squared_errors(r, b))
+                     .sentence("test mean squared error", scale=1.0, unit="($100k)²"))
+    n = len(r.candidates)
+    lines.append(f"Model selection used the validation split only ({n} MLP candidate{'s' if n > 1 else ''}); the test "
+                 f"split was scored once per model, after selection.")
+    return lines
+
+
+def _figures(page: Page, r: HousingResult) -> list[str]:
+    chosen = next(c for c in r.candidates if c.widths == r.chosen)
+    mlp_fig = scatter_figure(r.scores[r.mlp].test_pred, r.y_test, f"NumPy MLP {r.chosen} on the test split")
+    trees_fig = scatter_figure(r.scores[TREES].test_pred, r.y_test, "HistGradientBoosting on the test split")
+    blocks = [page.figure("mlp_test", mlp_fig, "MLP test predictions"),
+              page.figure("hgb_test", trees_fig, "boosted trees test predictions"),
+              page.figure("curves", plot_curves(chosen.rows, f"chosen MLP {r.chosen}"), "chosen MLP curves")]
+    if len(r.candidates) > 1:
+        curves = {c.widths: [row.metric("rmse") for row in c.rows if row.split == "val"] for c in r.candidates}
+        blocks.append(page.figure("candidates", plot_compare(curves, "validation RMSE ($100k)",
+                                                             "MLP candidates on the validation split"),
+                                  "validation RMSE of every candidate"))
+    return blocks
+
+
+def render(r: HousingResult) -> Page:
+    cfg, m = r.cfg, r.scores[r.mlp].test
+    page = Page("housing", f"test RMSE {m['rmse']:.3f} ($100k) for the NumPy MLP {r.chosen} (linear regression "
+                           f"{r.scores[LINEAR].test['rmse']:.3f}, boosted trees {r.scores[TREES].test['rmse']:.3f})",
+                test=dict(m))
+    cand_rows = [[c.widths, f"{c.params:,}", c.epochs_run, c.best_epoch, c.stopped, c.val["rmse"], round(c.seconds, 1)]
+                 for c in r.candidates]
+    rows = [[name, s.val["rmse"], s.test["rmse"], s.test["mae"], s.test["r2"]] for name, s in r.scores.items()]
+    page.add(__doc__.split("\n\n", 1)[1].strip(),
+             f"Data: {r.source}; {r.sizes[0]:,} train / {r.sizes[1]:,} val / {r.sizes[2]:,} test districts."
+             + (" " + " ".join(r.notes) if r.notes else ""),
+             f"MLP training: Adam lr {cfg.lr} with cosine decay over {cfg.epochs} epochs, batch {cfg.batch_size}, "
+             f"early stopping after {cfg.patience} epochs without a better validation loss; seed {cfg.seed}.",
+             "## MLP candidates (validation)",
+             table(["widths", "parameters", "epochs run", "best epoch", "stopped", "val RMSE", "seconds"], cand_rows),
+             "## Chosen model vs baselines", table(["model", "val RMSE", "test RMSE", "test MAE", "test R²"], rows),
+             *_figures(page, r))
+    page.findings += findings(r)
+    page.details.update(chosen=r.chosen, epochs=cfg.epochs, candidates={c.widths: c.val for c in r.candidates},
+                        results={n: {"val": s.val, "test": s.test} for n, s in r.scores.items()}, mlp_test=m)
+    return page
+
+
+# -- measure ------------------------------------------------------------------------------------------------------
+def train_candidate(cfg: HousingConfig, widths: str, data: dict[str, Arrays], ctx: Context) -> tuple[Candidate, Any]:
+    """The longest training here, so it runs the fast version (fast_mlp + FastAdam: the same weights and numbers
+    as the plain one, with reused buffers)."""
+    model = fast_mlp(data["train"].x.shape[1], [int(v) for v in widths.split("x")], 1, seed=cfg.seed)
+    run = ctx.run.child(f"mlp-{widths}")
+    schedule = lambda e: cfg.lr * 0.5 * (1 + np.cos(np.pi * (e - 1) / cfg.epochs))  # noqa: E731
+    hist = fit(model, data, MSE(), FastAdam(model, lr=cfg.lr), epochs=cfg.epochs, batch_size=cfg.batch_size,
+               seed=cfg.seed, patience=cfg.patience, run=run, lr_schedule=schedule)
+    model.save(run.checkpoints / "model")
+    val = regression_metrics(model.predict(data["val"].x), data["val"].y)
+    ctx.log(f"[housing] MLP {widths}: val RMSE {val['rmse']:.4f} (best epoch {hist.best_epoch})")
+    rows = [EpochRow.from_json(row) for row in hist.rows]
+    return Candidate(widths, model.num_params(), rows, hist.best_epoch, len(hist.curve("val")), hist.stopped,
+                     hist.seconds, val), model
+
+
+def baselines(train: Arrays, seed: int) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    from sklearn.ensemble import HistGradientBoostingRegressor  # scikit-learn's ensemble import is slow: only here
+
+    mean_y = float(train.y.mean())
+    return {MEAN: lambda z: np.full(len(z), mean_y), LINEAR: linear_fit(train.x, train.y),
+            TREES: HistGradientBoostingRegressor(random_state=seed).fit(train.x, train.y.ravel()).predict}
+
+
+@experiment("housing", HousingConfig, "NumPy MLP regression on California housing vs mean, linear and boosted trees",
+            render, needs=("california-housing",), order=13,
+            examples=["neuralab run housing", "neuralab run housing --widths 256x256 --epochs 120"])
+def measure(cfg: HousingConfig, ctx: Context) -> HousingResult:
     ds = load_dataset("california-housing", ctx.settings)
     data = prepare(ds)  # standardized with the training split's mean/std
-    tr, va, te = data["train"], data["val"], data["test"]
-    widths = cfg.widths[:1] if cfg.quick else cfg.widths
-    epochs = min(cfg.epochs, 5) if cfg.quick else cfg.epochs
-
-    candidates = []
-    for w in widths:
-        hidden = [int(v) for v in w.split("x")]
-        model = fast_mlp(tr.x.shape[1], hidden, 1, seed=cfg.seed)  # the longest training here: the fast version
-        run = ctx.run.child(f"mlp-{w}")
-        schedule = lambda e: cfg.lr * 0.5 * (1 + np.cos(np.pi * (e - 1) / epochs))  # noqa: E731
-        hist = fit(model, data, MSE(), FastAdam(model, lr=cfg.lr), epochs=epochs, batch_size=cfg.batch_size,
-                   seed=cfg.seed, patience=cfg.patience, run=run, lr_schedule=schedule)
-        run.save_figure(plot_curves(hist.rows, title=f"MLP {w}"), "curves")
-        model.save(run.checkpoints / "model")
-        val = regression_metrics(model.predict(va.x), va.y)
-        candidates.append({"widths": w, "model": model, "hist": hist, "val": val, "params": model.num_params()})
-        ctx.log(f"[housing] MLP {w}: val RMSE {val['rmse']:.4f} (best epoch {hist.best_epoch}, {hist.seconds:.0f} s)")
-    chosen = min(candidates, key=lambda c: c["val"]["rmse"])
-    ctx.run.save_figure(plot_curves(chosen["hist"].rows, title=f"chosen MLP {chosen['widths']}"), "curves")
-
-    hgb = HistGradientBoostingRegressor(random_state=cfg.seed).fit(tr.x, tr.y.ravel())
-    linear = linear_fit(tr.x, tr.y)
-    mean_y = float(tr.y.mean())
-    predictors = {
-        "mean of training targets": lambda z: np.full(len(z), mean_y),
-        "linear regression (least squares)": linear,
-        "HistGradientBoostingRegressor (sklearn defaults)": hgb.predict,
-        f"NumPy MLP {chosen['widths']} (chosen on val)": chosen["model"].predict,
-    }
-    results = {}
-    for name, predict in predictors.items():
-        results[name] = {"val": regression_metrics(predict(va.x), va.y),
-                         "test": regression_metrics(predict(te.x), te.y)}  # the one read of the test split each
-    mlp_name = list(predictors)[-1]
-    pred_test = chosen["model"].predict(te.x)
-    ctx.run.save_figure(scatter_figure(pred_test, te.y, f"NumPy MLP {chosen['widths']} on the test split"), "mlp_test")
-    ctx.run.save_figure(scatter_figure(hgb.predict(te.x), te.y, "HistGradientBoosting on the test split"), "hgb_test")
-
-    rows = [[name, r["val"]["rmse"], r["test"]["rmse"], r["test"]["mae"], r["test"]["r2"]] for name, r in results.items()]
-    cand_rows = [[c["widths"], c["params"], c["hist"].best_epoch, c["hist"].stopped, c["val"]["rmse"],
-                  round(c["hist"].seconds, 1)] for c in candidates]
-    m, best_base = results[mlp_name]["test"], min((n for n in results if n != mlp_name),
-                                                  key=lambda n: results[n]["test"]["rmse"])
-    b = results[best_base]["test"]
-    lin = results["linear regression (least squares)"]["test"]
-    lines = [
-        f"The NumPy MLP's test RMSE is {m['rmse']:.3f} (MAE {m['mae']:.3f}, R² {m['r2']:.3f}), "
-        f"{'within' if m['rmse'] <= 0.52 else 'above'} the 0.52 target; linear regression: {lin['rmse']:.3f} "
-        f"({(lin['rmse'] - m['rmse']) / lin['rmse']:+.0%} error removed by the MLP).",
-        f"Best baseline: {best_base} with test RMSE {b['rmse']:.3f}: the MLP is "
-        f"{'better' if m['rmse'] < b['rmse'] else 'worse'} by {abs(b['rmse'] - m['rmse']):.3f}.",
-        f"Model selection used the validation split only ({len(candidates)} MLP candidates); the test split was scored "
-        f"once per model, after selection.",
-    ]
-    report = "\n\n".join([
-        "# housing", __doc__.split("\n\n", 1)[1].strip(),
-        f"Data: {ds.source}; {len(tr)} train / {len(va)} val / {len(te)} test districts."
-        + (" " + " ".join(ds.notes) if ds.notes else ""),
-        f"MLP training: Adam lr {cfg.lr} with cosine decay, batch {cfg.batch_size}, up to {epochs} epochs, early "
-        f"stopping after {cfg.patience} epochs without a better validation loss.{' Quick mode.' if cfg.quick else ''}",
-        "## MLP candidates (validation)",
-        table(["widths", "parameters", "best epoch", "stopped", "val RMSE", "seconds"], cand_rows),
-        "## Chosen model vs baselines", table(["model", "val RMSE", "test RMSE", "test MAE", "test R²"], rows),
-        "## What the numbers show", "\n".join(f"- {x}" for x in lines),
-        "![MLP test predictions](plots/mlp_test.png)", "![boosted trees test predictions](plots/hgb_test.png)",
-        "![chosen MLP curves](plots/curves.png)",
-    ])
-    ctx.run.write_report(report + "\n")
-    return {"chosen": chosen["widths"], "epochs": epochs,
-            "candidates": {c["widths"]: c["val"] for c in candidates},
-            "results": {n: r for n, r in results.items()}, "mlp_test": m}
+    trained = [train_candidate(cfg, w, data, ctx) for w in cfg.widths]
+    candidate, model = min(trained, key=lambda t: t[0].val["rmse"])
+    predictors = {**baselines(data["train"], cfg.seed), f"NumPy MLP {candidate.widths} (chosen on val)": model.predict}
+    va, te = data["val"], data["test"]
+    scores = {name: Scores(regression_metrics(predict(va.x), va.y), regression_metrics(pred, te.y), pred)
+              for name, predict in predictors.items() for pred in [np.asarray(predict(te.x)).ravel()]}
+    return HousingResult(cfg, ds.source, list(ds.notes), (len(data["train"]), len(va), len(te)),
+                         [c for c, _ in trained], candidate.widths, scores, te.y.ravel())
