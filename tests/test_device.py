@@ -32,3 +32,10 @@ def test_autocast_in_float32_is_a_no_op_and_bf16_computes_in_bf16():
     with dev.autocast(CPU, dtype=torch.bfloat16):
         assert layer(torch.randn(3, 4)).dtype == torch.bfloat16
     assert layer.weight.dtype == torch.float32
+
+
+@pytest.mark.parametrize("amx", [True, False])
+def test_bf16_inference_runs_where_it_is_fast(monkeypatch, amx):
+    monkeypatch.setattr(dev.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(dev, "cpu_has_amx", lambda: amx)
+    assert dev.bf16_inference_device() == (CPU if amx else None)

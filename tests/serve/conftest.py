@@ -25,6 +25,24 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
+@pytest.fixture(scope="session")
+def image_run(tmp_path_factory: pytest.TempPathFactory):
+    """A small CNN trained 2 epochs on a generated two-class image folder (16x16, 40 train and 40 test images per
+    class), and the settings to reach its data: (run folder, settings)."""
+    from neuralab.config import Settings
+    from neuralab.train.config import TrainConfig
+    from neuralab.train.trainer import train
+    from tests.data.images import write_image_folder
+
+    root = tmp_path_factory.mktemp("image-run")
+    folder = write_image_folder(root / "images", per_class=40, size=(16, 16))
+    s = Settings(runs_dir=root / "runs", data_dir=root / "data", cache_dir=root / "cache", download=False,
+                 device="cpu")
+    run, _, _ = train(TrainConfig.of(dataset=f"imagefolder:{folder}", model="cnn", epochs=2, name="pets-cnn"), s,
+                      log=lambda _: None)
+    return run.path, s
+
+
 def png(size: tuple[int, int] = (8, 8), mode: str = "L") -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (*size[::-1], *([3] if mode == "RGB" else [])),

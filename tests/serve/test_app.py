@@ -177,6 +177,20 @@ def test_serve_cli_limits(monkeypatch, runs):
         assert cli.main(["serve", str(runs["digits"]), *bad]) == 2, bad
 
 
+def test_serve_cli_engine_and_backend(monkeypatch, runs, capsys):
+    from neuralab import cli
+
+    seen = {}
+    monkeypatch.setattr("neuralab.serve.app.serve", lambda refs, cfg: seen.update(cfg=cfg))
+    for args, engine in (([], "auto"), (["--backend", "onnxruntime"], "onnxruntime"),
+                         (["--engine", "onnxruntime-int8"], "onnxruntime-int8"),
+                         (["--engine", "torch", "--backend", "torch"], "torch")):
+        assert cli.main(["serve", str(runs["digits"]), *args]) == 0
+        assert seen["cfg"].engine == engine, args
+    assert cli.main(["serve", str(runs["digits"]), "--engine", "torch-bf16", "--backend", "torch"]) == 2
+    assert "disagree" in capsys.readouterr().err
+
+
 def test_full_queue_answers_503_with_retry_after(runs):
     pre = Preprocess((2,), (0.0, 0.0), (1.0, 1.0), 1.0)
 

@@ -72,7 +72,7 @@ def test_client_against_real_server(server, tmp_path):
     c = Client(server)
     names = {m["name"]: m for m in c.models()}
     assert set(names) == {"digits-mlp", "moons"}  # the run's name without its time stamp; NAME=PATH
-    assert names["digits-mlp"]["backend"] == "onnxruntime"
+    assert names["digits-mlp"]["backend"] == "onnxruntime" and names["digits-mlp"]["engine"] == "onnxruntime"
     img = tmp_path / "a.png"
     img.write_bytes(png())
     assert len(c.predict("digits-mlp", img)["predictions"][0]["top"]) == 5
@@ -142,9 +142,12 @@ def test_web_page_upload_shows_class(server, runs, tmp_path):
             page.set_input_files("#file", str(img))
             page.wait_for_selector(".bar", timeout=15_000)
             first = page.locator(".bar .name").first.inner_text()
+            info = page.locator("#info").inner_text()
             page.screenshot(path=str(artifacts / "serve-page.png"))
         finally:
             browser.close()
     from neuralab.models.checkpoint import load_model
 
-    assert first in load_model(runs["digits"])[1].classes
+    card = load_model(runs["digits"])[1]
+    assert first in card.classes
+    assert f"engine onnxruntime (fp32), test accuracy {100 * card.metrics['accuracy']:.1f}%" in info

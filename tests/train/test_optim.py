@@ -27,8 +27,9 @@ def test_optimizer_settings_reach_torch():
     assert isinstance(build_optimizer("rmsprop", p, lr=0.1), torch.optim.RMSprop)
     assert isinstance(build_optimizer("adagrad", p, lr=0.1), torch.optim.Adagrad)
     assert build_optimizer("adamw", p, lr=0.1, weight_decay=0.01).param_groups[0]["weight_decay"] == 0.01
+    assert isinstance(build_optimizer("adadelta", p, lr=1.0), torch.optim.Adadelta)  # pytorch/examples' MNIST
     assert sorted(n for n, _ in OPTIMIZERS.items()) == sorted(
-        ["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad"])
+        ["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta"])
 
 
 def test_bad_optimizer_settings_fail_clearly():
@@ -37,3 +38,14 @@ def test_bad_optimizer_settings_fail_clearly():
         build_optimizer("adam", p, lr=0)
     with pytest.raises(Exception, match="lion"):
         build_optimizer("lion", p, lr=0.1)
+
+
+def test_the_config_offers_exactly_the_registered_optimizers_and_schedules():
+    """The CLI's choices come from the config's Literal; the registry builds them: the two lists are one."""
+    import typing
+
+    from neuralab.train.config import Optimizer, Schedule
+    from neuralab.train.optim import OPTIMIZERS, SCHEDULES
+
+    assert set(typing.get_args(Optimizer)) == set(OPTIMIZERS.names())
+    assert set(typing.get_args(Schedule)) == set(SCHEDULES.names())

@@ -4,7 +4,7 @@ import torch
 
 from neuralab.data import load_dataset
 from neuralab.models import create_model
-from neuralab.models.backbones import spec_of
+from neuralab.models.backbone_specs import spec_of
 from neuralab.data.preprocess import Preprocess
 from neuralab.models.checkpoint import load_model
 from neuralab.train.pretrain import weights_file

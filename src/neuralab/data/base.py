@@ -112,8 +112,9 @@ def channel_stats(x: np.ndarray) -> tuple[tuple[float, ...], tuple[float, ...]]:
         n = xs.shape[0] * xs.shape[2]
         # Sums in float64, chunked, so 50,000 CIFAR images never need a float copy of the whole array.
         s = np.zeros(x.shape[1]); ss = np.zeros(x.shape[1])
-        for i in range(0, len(xs), 4096):
-            c = xs[i:i + 4096].astype(np.float64) / 255.0
+        step = min(4096, max(1, (1 << 24) // xs[0].size))  # photo-sized images: chunks of ~128 MB, not gigabytes
+        for i in range(0, len(xs), step):
+            c = xs[i:i + step].astype(np.float64) / 255.0
             s += c.sum(axis=(0, 2)); ss += (c * c).sum(axis=(0, 2))
         mean = s / n
         std = np.sqrt(np.maximum(ss / n - mean**2, 1e-12))

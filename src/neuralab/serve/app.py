@@ -35,18 +35,27 @@ class Served:
     card: ModelCard
     task: Task
     batcher: MicroBatcher
-    backend: str
+    backend: str  # the runtime: torch or onnxruntime
     ref: str = ""
+    engine: str = ""  # the runtime at a precision (`engines.ENGINES`)
+    precision: str = "fp32"
+    check: dict[str, Any] | None = None  # the export's accuracy check (int8, bf16)
 
     def info(self) -> dict[str, Any]:
+        """What /v1/models says of a model, with the engine serving it, its precision and its measured top-1
+        accuracy on the test split: the export's check for int8 and bf16, the run's own test for fp32."""
         c = self.card
+        measured = self.check.get("accuracy") if self.check else c.metrics.get("accuracy")
         return {"name": self.name, "task": c.task, "architecture": c.architecture, "classes": list(c.classes),
-                "input_shape": list(c.input_shape), "backend": self.backend, "metrics": dict(c.metrics)}
+                "input_shape": list(c.input_shape), "backend": self.backend, "engine": self.engine or self.backend,
+                "precision": self.precision, "accuracy": measured, "accuracy_check": self.check,
+                "metrics": dict(c.metrics)}
 
 
 @dataclass
 class ServeConfig(Config):
-    backend: Literal["torch", "onnxruntime"] = option("torch", "inference engine")
+    engine: Literal["auto", "onnxruntime-int8", "torch-bf16", "onnxruntime", "torch"] = option(
+        "auto", "inference engine; auto: the fastest whose accuracy check passed (serve.engines)")
     threads: int = option(0, "inference threads; 0: every core but one (backends.default_threads)", min=0, max=1024)
     max_batch: int = option(32, "largest micro-batch", min=1, max=4096)
     max_wait_ms: float = option(5.0, "how long a request waits for others to batch with", min=0, max=10_000)
@@ -90,14 +99,14 @@ def load_models(refs: list[str | Path], cfg: ServeConfig) -> dict[str, Served]:
         if name in served:
             raise NeuralabError(f"two models would be served as {name!r} ({served[name].ref} and {ref}); "
                                 f"name them with NAME=PATH, e.g. {name}-2={ref}")
-        backend, card = backends.load(ref, cfg.backend, cfg.threads, lock)
+        backend, card = backends.load(ref, cfg.engine, cfg.threads, lock)
         task = for_card(card, str(ref))
         if task.answer is None:
             raise NeuralabError(f"{ref}: {card.task} models are not served over HTTP yet; use `neuralab predict` "
                                 f"or `neuralab detect`")
         served[name] = Served(name, card, task,
                               MicroBatcher(backend, cfg.max_batch, cfg.max_wait_ms, cfg.queue, cfg.batching),
-                              backend.name, str(ref))
+                              backend.name, str(ref), backend.engine, backend.precision, backend.check)
     return served
 
 
@@ -158,12 +167,20 @@ def create_app(refs: list[str | Path], cfg: ServeConfig | None = None,
     return app
 
 
+def describe(m: Served) -> str:
+    """`name (engine, top-1 97.1%)`, and a warning when its export failed the accuracy check (forced)."""
+    acc = m.info()["accuracy"]
+    forced = ", FAILED its accuracy check, served because named" if m.check and not m.check.get("passed") else ""
+    return f"{m.name} ({m.engine}{f', top-1 {100 * acc:.1f}%' if isinstance(acc, (int, float)) else ''}{forced})"
+
+
 def serve(refs: list[str], cfg: ServeConfig | None = None) -> None:
     import uvicorn
 
     cfg = cfg or ServeConfig()
     app = create_app(refs, cfg)
     url = f"http://{cfg.host}:{cfg.port}"
-    print(f"serving {', '.join(app.state.models)} at {url}/  (API: {url}/v1/models, docs: {url}/docs)", flush=True)
+    print(f"serving {', '.join(map(describe, app.state.models.values()))} at {url}/  (API: {url}/v1/models, "
+          f"docs: {url}/docs)", flush=True)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="warning", http=GuardedH11Protocol,
                 timeout_keep_alive=5)

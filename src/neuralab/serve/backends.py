@@ -1,4 +1,5 @@
-"""Torch eager, TorchScript and ONNX Runtime behind one interface: `backend(x: np.ndarray) -> np.ndarray`.
+"""Torch eager, TorchScript and ONNX Runtime behind one interface: `backend(x: np.ndarray) -> np.ndarray`, each
+running one engine (`engines`: a runtime at a precision) and knowing the accuracy check that engine passed.
 
 Every backend runs single-flight: one inference at a time (a lock shared by the models of one service), each with
 the configured number of threads. On a CPU, two inferences at once, or an engine whose threads spin-wait while the
@@ -17,14 +18,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from neuralab.device import bf16_inference_device
 from neuralab.errors import NeuralabError
 from neuralab.files import read_json
-from neuralab.models.checkpoint import load_model
+from neuralab.models.checkpoint import load_model, resolve
 from neuralab.records import ModelCard
-from neuralab.tasks.dense import export_onnx
+from neuralab.serve.engines import SIDECAR, Choice, choose, read_sidecar
+from neuralab.tasks.dense_export import export_onnx
+from neuralab.tasks.precision import TorchRunner
 
-SIDECAR = "serve.json"
-BACKENDS = ("torch", "onnxruntime")
 STAMP = re.compile(r"^\d{8}-\d{6}-")  # the UTC time that `Run.create` puts before a run's name
 
 
@@ -56,7 +58,10 @@ def default_threads() -> int:
 
 
 class Backend:
-    name = "base"
+    name = "base"  # the runtime
+    engine = "base"  # the runtime at a precision (`engines.ENGINES`)
+    precision = "fp32"
+    check: dict[str, Any] | None = None  # the export's accuracy check (int8, bf16), from its serve.json
 
     def __init__(self, threads: int = 0, lock: threading.Lock | None = None) -> None:
         self.threads = threads or default_threads()
@@ -71,35 +76,34 @@ class Backend:
 
 
 class TorchBackend(Backend):
-    """PyTorch eager (or a TorchScript module): inference mode, channels-last for image models."""
-    name = "torch"
+    """PyTorch eager (or a TorchScript module) through `TorchRunner`: inference mode, channels-last for image
+    models, and bf16 autocast for precision "bf16" (on a GPU when there is one, else on this AMX CPU)."""
+    name = engine = "torch"
 
-    def __init__(self, model: torch.nn.Module, threads: int = 0, lock: threading.Lock | None = None) -> None:
+    def __init__(self, model: torch.nn.Module, threads: int = 0, lock: threading.Lock | None = None,
+                 precision: str = "fp32") -> None:
         super().__init__(threads, lock)
         torch.set_num_threads(self.threads)  # process-wide: torch has one intra-op pool
-        self.model = model.eval()
-        self.channels_last = _has_conv(self.model)
-        if self.channels_last:  # oneDNN convolutions skip a layout conversion per layer
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.precision = precision
+        self.engine = "torch" if precision == "fp32" else f"torch-{precision}"
+        self.runner = TorchRunner(model, precision, bf16_inference_device() if precision == "bf16" else None)
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        if self.channels_last and t.dim() == 4:
-            t = t.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            return self.model(t).numpy()
+        return self.runner(x)
 
 
 class OnnxBackend(Backend):
     """ONNX Runtime on the CPU: all graph optimizations, sequential execution, `threads` intra-op threads that
     sleep between runs instead of spin-waiting (spinning keeps the cores busy that request decoding needs)."""
-    name = "onnxruntime"
+    name = engine = "onnxruntime"
 
-    def __init__(self, path: Path, threads: int = 0, lock: threading.Lock | None = None, spin: bool = False
-                 ) -> None:
+    def __init__(self, path: Path, threads: int = 0, lock: threading.Lock | None = None, spin: bool = False,
+                 precision: str = "fp32") -> None:
         import onnxruntime as ort
 
         super().__init__(threads, lock)
+        self.precision = precision
+        self.engine = "onnxruntime" if precision == "fp32" else f"onnxruntime-{precision}"
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -113,19 +117,6 @@ class OnnxBackend(Backend):
         return self.session.run(None, {self.input: np.ascontiguousarray(x, dtype=np.float32)})[0]
 
 
-def _has_conv(model: torch.nn.Module) -> bool:
-    return any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-
-
-def read_sidecar(folder: Path) -> tuple[dict[str, Any], ModelCard]:
-    """(serve.json, its model card) of an export folder, validated."""
-    side = read_json(folder / SIDECAR, "export sidecar")
-    if not isinstance(side, dict) or "card" not in side:
-        raise NeuralabError(f"{folder / SIDECAR} is not a neuralab export sidecar (no model card); export the run "
-                            f"again with `neuralab export`")
-    return side, ModelCard.from_json(side["card"], str(folder / SIDECAR))
-
-
 def _torchscript(path: Path) -> torch.nn.Module:
     try:
         return torch.jit.load(str(path), map_location="cpu")
@@ -134,26 +125,33 @@ def _torchscript(path: Path) -> torch.nn.Module:
                             f"`neuralab export RUN --format torchscript`") from None
 
 
-def load(ref: str | Path, backend: str = "torch", threads: int = 0, lock: threading.Lock | None = None
-         ) -> tuple[Backend, ModelCard]:
-    """A run directory / checkpoint, or an export folder (with serve.json) -> (backend, model card).
-
-    A run served with onnxruntime is exported to a temporary folder, which is deleted once the session holds it."""
-    if backend not in BACKENDS:
-        raise NeuralabError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    p = Path(ref)
-    if (p / SIDECAR).is_file():
-        _, card = read_sidecar(p)
-        onnx, script = p / "model.onnx", p / "model.pt"
-        if onnx.is_file() and (backend == "onnxruntime" or not script.is_file()):
-            return OnnxBackend(onnx, threads, lock), card
-        if script.is_file():
-            return TorchBackend(_torchscript(script), threads, lock), card
-        raise NeuralabError(f"export folder {p} has no model.onnx or model.pt")
-    model, card = load_model(p)
-    if backend == "torch":
+def _open(choice: Choice, ref: Path, threads: int, lock: threading.Lock | None) -> tuple[Backend, ModelCard]:
+    e = choice.engine
+    if choice.folder is not None:
+        _, card = read_sidecar(choice.folder)
+        path = choice.folder / e.file
+        if e.runtime == "onnxruntime":
+            return OnnxBackend(path, threads, lock, precision=e.precision), card
+        return TorchBackend(_torchscript(path), threads, lock, e.precision), card
+    model, card = load_model(ref)
+    if e.runtime == "torch":
         return TorchBackend(model, threads, lock), card
     with tempfile.TemporaryDirectory(prefix="neuralab-onnx-") as tmp:
         out = Path(tmp) / "model.onnx"
         export_onnx(model, card, out)
         return OnnxBackend(out, threads, lock), card
+
+
+def load(ref: str | Path, engine: str = "auto", threads: int = 0, lock: threading.Lock | None = None
+         ) -> tuple[Backend, ModelCard]:
+    """A run directory / checkpoint, or an export folder (with serve.json) -> (backend, model card), running the
+    engine asked for, or with "auto" the fastest that passed its accuracy check (`engines.choose`).
+
+    A run served with onnxruntime and no ONNX export of its own is exported to a temporary folder, which is
+    deleted once the session holds it."""
+    p = Path(ref)
+    export_folder = (p / SIDECAR).is_file()
+    choice = choose(p, engine, None if export_folder else resolve(p))
+    backend, card = _open(choice, p, threads, lock)
+    backend.check = choice.check
+    return backend, card

@@ -1,7 +1,8 @@
 """Classification and regression: models with one output per class (or one value), trained by the Trainer.
 
 Predictions go through the card's `Preprocess`, so `predict`, the service and evaluation feed the model exactly
-what training did. Exports (ONNX, TorchScript) are accepted only when they agree with PyTorch on probe inputs.
+what training did. Exports (`dense_export`) are accepted only when they agree with PyTorch on probe inputs (fp32) or
+keep its top-1 accuracy on the test split (int8, bf16).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from torch import nn
 
 from neuralab.config import Settings
 from neuralab.data import load_dataset
-from neuralab.data.base import Split, center_crop
+from neuralab.data.base import Dataset, Split, center_crop
 from neuralab.data.loader import BatchLoader
-from neuralab.errors import DataError, NeuralabError
+from neuralab.errors import ConfigError, DataError
 from neuralab.records import ModelCard
 from neuralab.report.markdown import run_report
+from neuralab.tasks.dense_export import export_bf16, export_fp32, export_int8
+from neuralab.tasks.precision import PRECISIONS, ExportOptions
+from neuralab.tasks.quantize import sample
 from neuralab.tasks.registry import TASKS, Task
 from neuralab.train.config import TrainConfig
 from neuralab.train.objectives import OBJECTIVES
@@ -59,19 +63,29 @@ def _predictor(answer: Callable[[np.ndarray, ModelCard, int], list[dict[str, Any
     return predict
 
 
+def _dataset(card: ModelCard, dataset: str, settings: Settings) -> Dataset:
+    """The card's dataset (or `dataset`), decoded at the size training used (`resize`, for transfer runs)."""
+    pre = card.preprocess
+    size = {"image_size": pre.resize} if pre.is_image and pre.resize else {}
+    return load_dataset(dataset or card.dataset, settings, task=card.task, **size)
+
+
+def _fit(card: ModelCard, part: Split, dataset: str) -> Split:
+    """A split cropped to the model's input, as training cropped it; a shape the model does not take is refused."""
+    if card.is_image and card.preprocess.resize:
+        part = Split(center_crop(part.x, card.input_shape[-1]), part.y)
+    if tuple(part.x.shape[1:]) != card.input_shape:
+        raise DataError(f"{dataset} has inputs of shape {list(part.x.shape[1:])}; the model takes "
+                        f"{list(card.input_shape)}")
+    return part
+
+
 @torch.no_grad()
 def evaluate_dense(model: nn.Module, card: ModelCard, dataset: str, settings: Settings, split: str = "test"
                    ) -> dict[str, Any]:
     """Metrics of a saved model on a dataset's split (the card's dataset by default), fed as training fed it."""
+    part = _fit(card, _dataset(card, dataset, settings).splits()[split], dataset or card.dataset)
     pre = card.preprocess
-    size = {"image_size": pre.resize} if pre.is_image and pre.resize else {}
-    data = load_dataset(dataset or card.dataset, settings, task=card.task, **size)
-    part = data.splits()[split]
-    if pre.is_image and pre.resize:
-        part = Split(center_crop(part.x, pre.input_shape[-1]), part.y)
-    if tuple(part.x.shape[1:]) != card.input_shape:
-        raise DataError(f"{dataset or card.dataset} has inputs of shape {list(part.x.shape[1:])}; the model takes "
-                        f"{list(card.input_shape)}")
     loader = BatchLoader(part, 1024, mean=pre.mean, std=pre.std)
     out = torch.cat([model.eval()(xb).float() for xb, _ in loader])
     y, obj = torch.from_numpy(part.y), OBJECTIVES.get(card.task)
@@ -87,49 +101,23 @@ def _train(flat: dict[str, Any], settings: Settings, log: Callable[[str], None])
 
 
 # -- export --------------------------------------------------------------------------------------------------
-def _probe(card: ModelCard, n: int, seed: int = 0) -> torch.Tensor:
-    return torch.randn(n, *card.input_shape, generator=torch.Generator().manual_seed(seed))
-
-
-def check_parity(reference: nn.Module, run: Callable[[np.ndarray], Any], card: ModelCard, what: str,
-                 atol: float = 1e-4) -> float:
-    """Max |difference| of outputs on a few inputs (batch 1 and 3); raises if above `atol`."""
-    worst = 0.0
-    for n in (1, 3):
-        x = _probe(card, n, seed=n)
-        with torch.inference_mode():
-            want = reference(x).numpy()
-        got = np.asarray(run(x.numpy()))
-        if got.shape != want.shape:
-            raise NeuralabError(f"{what} output shape {got.shape} differs from PyTorch's {want.shape}")
-        worst = max(worst, float(np.abs(got - want).max()))
-    if worst > atol:
-        raise NeuralabError(f"{what} outputs differ from PyTorch by {worst:.3g} (> {atol}); export rejected")
-    return worst
-
-
-def export_onnx(model: nn.Module, card: ModelCard, out: Path) -> float:
-    import onnxruntime as ort
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(model, (_probe(card, 2),), str(out), input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=17, dynamo=False)
-    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    return check_parity(model, lambda x: sess.run(None, {"input": x})[0], card, "ONNX")
-
-
-def export_torchscript(model: nn.Module, card: ModelCard, out: Path) -> float:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with torch.inference_mode():
-        traced = torch.jit.trace(model, _probe(card, 2))
-    traced.save(str(out))
-    loaded = torch.jit.load(str(out))
-    return check_parity(model, lambda x: loaded(torch.from_numpy(x)).detach().numpy(), card, "TorchScript")
-
-
-def export_dense(model: nn.Module, card: ModelCard, fmt: str, out: Path) -> dict[str, Any]:
-    worst = (export_onnx if fmt == "onnx" else export_torchscript)(model.eval(), card, out)
-    return {"parity": f"max |output difference| vs PyTorch {worst:.2g} on random probes"}
+def export_dense(model: nn.Module, card: ModelCard, fmt: str, out: Path, options: ExportOptions | None = None,
+                 settings: Settings | None = None) -> dict[str, Any]:
+    """fp32 as it is; int8 and bf16 (classifiers: the check is top-1 accuracy) with the run's own data: a seeded
+    sample of its training inputs to calibrate int8 on, and its test split to check either on."""
+    options = options or ExportOptions()
+    if options.precision == "fp32":
+        return export_fp32(model, card, fmt, out)
+    if card.task != "classification":
+        raise ConfigError(f"--precision {options.precision} is checked by top-1 accuracy, so it is for classifiers; "
+                          f"export this {card.task} model in fp32")
+    data = _dataset(card, "", settings or Settings.resolve())
+    test = _fit(card, data.test, card.dataset)
+    if options.precision == "bf16":
+        return export_bf16(model, card, out, test, options)
+    train = _fit(card, data.train.take(sample(len(data.train), options.calibration_images, options.seed)),
+                 card.dataset)
+    return export_int8(model, card, out, card.preprocess.normalize(train.x), test, options)
 
 
 for _name, _answer, _metrics, _description in (
@@ -137,4 +125,5 @@ for _name, _answer, _metrics, _description in (
         ("regression", answer_values, ("rmse", "mae"), "one number per input")):
     TASKS.register(_name)(Task(_name, _description, train=_train, predict=_predictor(_answer), answer=_answer,
                                evaluate=evaluate_dense, export=export_dense, formats=("onnx", "torchscript"),
-                               metrics=_metrics, report=run_report))
+                               metrics=_metrics, report=run_report,
+                               precisions=PRECISIONS if _name == "classification" else ("fp32",)))

@@ -23,7 +23,9 @@ from neuralab.errors import ConfigError, DataError
 from neuralab.files import atomic_write_json
 from neuralab.records import ModelCard
 from neuralab.report.detection import write_detection_report
-from neuralab.tasks.detection_export import export_detector_onnx
+from neuralab.tasks.detection_export import export_detector_int8, export_detector_onnx
+from neuralab.tasks.precision import ExportOptions
+from neuralab.tasks.quantize import sample
 from neuralab.tasks.registry import TASKS, Task
 from neuralab.train.detection import DetectTrainConfig, train_detector
 from neuralab.train.detection_eval import evaluate_on
@@ -128,9 +130,15 @@ def _evaluate(model: nn.Module, card: ModelCard, dataset: str, settings: Setting
                                           data.classes, card.architecture)}
 
 
-def _export(model: nn.Module, card: ModelCard, fmt: str, out: Path) -> dict[str, Any]:
-    """ONNX, checked against PyTorch on generated images at the card's size (boxes, labels and scores)."""
+def _export(model: nn.Module, card: ModelCard, fmt: str, out: Path, options: ExportOptions | None = None,
+            settings: Settings | None = None) -> dict[str, Any]:
+    """ONNX, checked against PyTorch on generated images at the card's size (boxes, labels and scores); int8,
+    calibrated on a seeded sample of the run's training images and checked on its test images."""
     size = card.input_shape[-1]
+    if options is not None and options.precision == "int8":
+        data = load_dataset(card.dataset, settings or Settings.resolve(), task="detection", image_size=size)
+        calibration = [data.train.images[i] for i in sample(len(data.train), options.calibration_images, options.seed)]
+        return export_detector_int8(model.eval(), out, size, calibration, data.test, options, card.dataset)
     split, _ = generate("shapes", 4, size, seed=7)
     report = export_detector_onnx(model.eval(), out, size, check_images=list(split.images))
     return {"parity": f"ONNX Runtime matches PyTorch's detections on {report['check']['images']} images "
@@ -139,4 +147,5 @@ def _export(model: nn.Module, card: ModelCard, fmt: str, out: Path) -> dict[str,
 
 TASKS.register("detection")(Task(
     "detection", "boxes, classes and scores for every object in an image", train=_train, predict=_predict,
-    answer=None, evaluate=_evaluate, export=_export, formats=("onnx",), metrics=("map50", "map"), report=write_detection_report))
+    answer=None, evaluate=_evaluate, export=_export, formats=("onnx",), metrics=("map50", "map"),
+    report=write_detection_report, precisions=("fp32", "int8")))

@@ -20,6 +20,7 @@ from neuralab.data import task_of
 from neuralab.errors import ConfigError
 from neuralab.records import ModelCard
 from neuralab.registry import Registry
+from neuralab.tasks.precision import ExportOptions
 
 # (flat options, settings, log) -> (run folder, one line saying what it achieved)
 TrainFn = Callable[[dict[str, Any], Settings, Callable[[str], None]], tuple[Path, str]]
@@ -27,8 +28,9 @@ TrainFn = Callable[[dict[str, Any], Settings, Callable[[str], None]], tuple[Path
 PredictFn = Callable[[nn.Module, ModelCard, Sequence[Image.Image], int], list[dict[str, Any]]]
 # (raw outputs of a batch, card, top_k) -> one JSON answer per row (the service's engines return raw outputs)
 AnswerFn = Callable[[np.ndarray, ModelCard, int], list[dict[str, Any]]]
-# (model, card, format, output file) -> the parity check's report (raises when the export disagrees)
-ExportFn = Callable[[nn.Module, ModelCard, str, Path], dict[str, Any]]
+# (model, card, format, output file, export options, settings) -> the check's report (raises when the export
+# disagrees with PyTorch, or, at a reduced precision, loses more accuracy than the options allow)
+ExportFn = Callable[[nn.Module, ModelCard, str, Path, ExportOptions, Settings], dict[str, Any]]
 # (model, card, dataset name ('' = the card's), settings, split) -> metrics
 EvaluateFn = Callable[[nn.Module, ModelCard, str, Settings, str], dict[str, Any]]
 
@@ -45,6 +47,7 @@ class Task:
     formats: tuple[str, ...]  # export formats it supports
     metrics: tuple[str, ...]  # what its runs report, headline first
     report: Callable[..., Any]  # writes a training run's report.md and plots
+    precisions: tuple[str, ...] = ("fp32",)  # export precisions it supports (`neuralab export --precision`)
 
 
 TASKS: Registry[Task] = Registry("task")

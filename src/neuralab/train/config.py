@@ -17,7 +17,7 @@ from neuralab.data.augment import parse as parse_augment
 from neuralab.errors import ConfigError
 from neuralab.runs import check_name
 
-Optimizer = Literal["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad"]
+Optimizer = Literal["sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad", "adadelta"]
 Schedule = Literal["constant", "cosine", "step", "onecycle"]
 Precision = Literal["auto", "float32", "bfloat16", "float16"]
 

@@ -22,6 +22,7 @@ OPTIMIZERS.register("adam")(lambda p, lr, wd, m: torch.optim.Adam(p, lr=lr, weig
 OPTIMIZERS.register("adamw")(lambda p, lr, wd, m: torch.optim.AdamW(p, lr=lr, weight_decay=wd))
 OPTIMIZERS.register("rmsprop")(lambda p, lr, wd, m: torch.optim.RMSprop(p, lr=lr, weight_decay=wd))
 OPTIMIZERS.register("adagrad")(lambda p, lr, wd, m: torch.optim.Adagrad(p, lr=lr, weight_decay=wd))
+OPTIMIZERS.register("adadelta")(lambda p, lr, wd, m: torch.optim.Adadelta(p, lr=lr, weight_decay=wd))
 
 
 def build_optimizer(name: str, params: Iterable[Any], lr: float, weight_decay: float = 0.0,

@@ -14,9 +14,18 @@ function pick() {
   const m = current();
   if (!m) return;
   const image = m.input_shape.length === 3;
-  $("info").textContent = `${m.task}, input ${m.input_shape.join("x")}, backend ${m.backend}`;
+  $("info").textContent = `${m.task}, input ${m.input_shape.join("x")}, engine ${m.engine} (${m.precision})${accuracy(m)}`;
   $("drop").hidden = !image;
   $("features").hidden = image;
+}
+
+// Top-1 accuracy on the test split at the served precision; for int8/bf16 also fp32's and the agreement.
+function accuracy(m) {
+  if (typeof m.accuracy !== "number") return "";
+  const pct = (v) => `${(100 * v).toFixed(1)}%`;
+  const c = m.accuracy_check;
+  const vs = c ? ` (fp32 ${pct(c.fp32_accuracy)}, same class ${pct(c.agreement)}${c.passed ? "" : ", check FAILED"})` : "";
+  return `, test accuracy ${pct(m.accuracy)}${vs}`;
 }
 
 function show(answer) {
