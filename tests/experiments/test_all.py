@@ -5,21 +5,30 @@ import pytest
 
 from neuralab.cli import main
 from neuralab.experiments import EXPERIMENTS, Experiment, ExperimentConfig, run_experiment
+from neuralab.report.page import Page
 
 CALLS: list[str] = []
 
 
 def fake(name: str, fail: bool = False):
-    def fn(cfg, ctx):
+    def measure(cfg, ctx):
         CALLS.append(name)
         if fail:
             raise RuntimeError("boom")
         ctx.run.log(1, "train", 0.5, {"accuracy": 0.8})
         ctx.run.log(1, "val", 0.6, {"accuracy": 0.7 if not cfg.quick else 0.6})
-        ctx.run.write_report(f"# {name}\n\nquick={cfg.quick}\n")
-        return {"test": {"accuracy": 0.75}}
+        return 0.75
 
-    return fn
+    return measure
+
+
+def fake_page(accuracy):
+    return Page("fake", f"{100 * accuracy:.0f}% fake accuracy", test={"accuracy": accuracy})
+
+
+def fake_experiment(name: str, order: int, needs=(), fail: bool = False, ready=None) -> Experiment:
+    return Experiment(name, f"fake {name}", ExperimentConfig, fake(name, fail), fake_page, needs=needs, order=order,
+                      ready=ready)
 
 
 @pytest.fixture
@@ -27,29 +36,34 @@ def only_fakes(monkeypatch):
     """Replace the registry's experiments with three fakes (and the real `all`)."""
     CALLS.clear()
     entries = {"all": EXPERIMENTS.get("all"),
-               "first": Experiment("first", "fake one", ExperimentConfig, fake("first"), order=1),
-               "needs-mnist": Experiment("needs-mnist", "fake two", ExperimentConfig, fake("needs-mnist"),
-                                         needs=("mnist",), order=2),
-               "broken": Experiment("broken", "fake three", ExperimentConfig, fake("broken", fail=True), order=3)}
+               "first": fake_experiment("first", 1),
+               "needs-mnist": fake_experiment("needs-mnist", 2, needs=("mnist",)),
+               "broken": fake_experiment("broken", 3, fail=True)}
     monkeypatch.setattr(EXPERIMENTS, "_entries", entries)
 
 
 def test_run_all_skips_missing_data_records_failures_and_builds_the_report(only_fakes, settings, tmp_path):
     from neuralab.experiments.all import AllConfig
 
-    run, summary = run_experiment("all", AllConfig(quick=True, report_dir=str(tmp_path / "site")), settings)
-    status = summary["status"]
+    run, page = run_experiment("all", AllConfig(quick=True, report_dir=str(tmp_path / "site")), settings)
+    status = page.details["status"]
     assert status["first"].startswith("ran:")
     assert status["needs-mnist"].startswith("skipped: mnist not found")
-    assert status["broken"] == "failed: RuntimeError: boom" and summary["failed"] == ["broken"]
+    assert status["broken"] == "failed: RuntimeError: boom" and page.details["failed"] == ["broken"]
     assert (run.path / "broken.error.txt").read_text().count("boom")
     assert CALLS == ["first", "broken"]
     assert "first/index.html" in (tmp_path / "site" / "index.html").read_text()
+    # the page: what ran, with each experiment's wall time and result, and what failed
+    report = (run.path / "report.md").read_text()
+    assert "| first | ran |" in report and "75% fake accuracy" in report and "| broken | failed |" in report
+    assert "wall s" in report and "Failed: broken" in report and "## Config that ran" in report
+    assert page.headline.startswith("1 experiments ran, 0 reused, 1 skipped, 1 failed") and page.test["failed"] == 1
+    assert set(page.details["seconds"]) == {"first", "needs-mnist", "broken"}
 
     # A second tour does not repeat what finished, unless forced; a different quick setting is a different run.
     CALLS.clear()
     _, again = run_experiment("all", AllConfig(quick=True, report_dir=str(tmp_path / "site")), settings)
-    assert again["status"]["first"].startswith("already finished") and CALLS == ["broken"]
+    assert again.details["status"]["first"].startswith("already finished") and CALLS == ["broken"]
     CALLS.clear()
     run_experiment("all", AllConfig(quick=True, force=True, only=["first"], report_dir=str(tmp_path / "s")), settings)
     assert CALLS == ["first"]
@@ -78,8 +92,8 @@ def test_tensorboard_logging_writes_event_files(settings, tmp_path, monkeypatch)
 def test_demo_runs_every_demo_experiment_in_quick_mode(settings, monkeypatch):
     from neuralab.experiments.demo import DemoConfig
 
-    run, summary = run_experiment("demo", DemoConfig(only=["quickstart"]), settings)
-    (part,) = summary["parts"].values()
+    run, page = run_experiment("demo", DemoConfig(only=["quickstart"]), settings)
+    (part,) = page.details["parts"].values()
     cfg = json.loads(open(f"{part}/config.json").read())
     assert cfg["config"]["quick"] is True and "quickstart" in (run.path / "report.md").read_text()
 
@@ -93,10 +107,9 @@ def test_every_experiment_config_round_trips():
 
 
 def test_needs_alternatives_and_other_requirements_give_one_line_reasons(settings):
-    either = Experiment("either", "", ExperimentConfig, fake("either"), needs=("mnist|digits",))
+    either = fake_experiment("either", 1, needs=("mnist|digits",))
     assert either.missing(settings) == []  # digits ships with scikit-learn
-    neither = Experiment("neither", "", ExperimentConfig, fake("neither"), needs=("mnist|cifar10",),
-                         ready=lambda s: "no weights")
+    neither = fake_experiment("neither", 1, needs=("mnist|cifar10",), ready=lambda s: "no weights")
     (data, weights) = neither.missing(settings)
     assert data.startswith("mnist not found") and " and cifar10 not found" in data and weights == "no weights"
     # the real cats-dogs: either cats-vs-dogs source, plus ImageNet weights already on this machine

@@ -1,8 +1,10 @@
 """all: the whole curriculum in dependency order, then the HTML portfolio (`neuralab report`).
 
 Experiments whose data is absent are skipped with a one-line reason; an experiment that already has a finished
-run with the same quick setting is not repeated unless --force; a failing experiment is recorded and the tour goes
-on. Sub-runs land in the runs folder itself, so a later `run all` (or `neuralab report`) finds them.
+run with the same quick setting is not repeated unless --force; a failing experiment is recorded (its traceback in
+`<name>.error.txt`) and the tour goes on. The page lists what ran, what was skipped or failed, and each
+experiment's wall time. Sub-runs land in the runs folder itself, so a later `run all` (or `neuralab report`) finds
+them.
 """
 
 from __future__ import annotations
@@ -11,13 +13,18 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from neuralab.config import option
-from neuralab.experiments.registry import EXPERIMENTS, Context, ExperimentConfig, experiment, run_experiment
+from neuralab.experiments.registry import EXPERIMENTS, Context, Experiment, ExperimentConfig, experiment, run_experiment
+from neuralab.experiments.timing import Contention, CpuWatch
 from neuralab.report.markdown import table
+from neuralab.report.page import Page
+from neuralab.report.site import build_site
 from neuralab.runs import Run, list_runs
 
 WRAPPERS = ("all", "demo")
+Status = Literal["ran", "already finished", "skipped", "failed"]
 
 
 @dataclass
@@ -28,48 +35,92 @@ class AllConfig(ExperimentConfig):
     report_dir: str = option("report", "where to write the HTML portfolio")
 
 
+@dataclass(frozen=True)
+class Step:
+    """One experiment of the tour: what happened to it and how long it took."""
+
+    name: str
+    status: Status
+    detail: str  # the run's name, why it was skipped, or the error
+    seconds: float  # wall time spent on it in this tour
+    headline: str = ""  # the run's own headline, when there is a run
+
+    @property
+    def line(self) -> str:
+        return f"{self.status}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class AllResult:
+    cfg: AllConfig
+    steps: list[Step]
+    portfolio: str
+    contention: Contention  # whether other programs competed for the CPUs during the tour
+
+
 def finished_run(runs_dir: Path, name: str, quick: bool) -> Run | None:
+    """The newest finished run of experiment `name` with the same quick setting."""
     for run in reversed(list_runs(runs_dir)):
         cfg = run.config()
-        if cfg.get("experiment") == name and cfg.get("config", {}).get("quick") == quick and \
-                (run.path / "summary.json").exists():
+        if run.finished and cfg.get("experiment") == name and cfg.get("config", {}).get("quick") == quick:
             return run
     return None
 
 
-@experiment("all", AllConfig, "every experiment and mini-project in order, then the HTML report", order=100,
-            examples=["neuralab run all --quick", "neuralab run all --only mnist,cifar10 --force"])
-def run_all(cfg: AllConfig, ctx: Context) -> dict:
-    from neuralab.report.site import build_site
+def _step(exp: Experiment, cfg: AllConfig, ctx: Context) -> Step:
+    """Skip, reuse, or run one experiment; a failure is recorded, never raised."""
+    t0 = time.perf_counter()
+    reasons = ["--skip"] if exp.name in cfg.skip else exp.missing(ctx.settings)
+    if reasons:
+        return Step(exp.name, "skipped", "; ".join(reasons), time.perf_counter() - t0)
+    done = None if cfg.force else finished_run(ctx.settings.runs_dir, exp.name, cfg.quick)
+    if done:
+        return Step(exp.name, "already finished", done.name, time.perf_counter() - t0, done.summary().headline)
+    try:
+        run, page = run_experiment(exp.name, exp.config(seed=cfg.seed, quick=cfg.quick), ctx.settings, log=ctx.log)
+        return Step(exp.name, "ran", run.name, time.perf_counter() - t0, page.headline)
+    except Exception as e:  # noqa: BLE001 - one broken experiment must not stop the tour
+        (ctx.run.path / f"{exp.name}.error.txt").write_text(traceback.format_exc())
+        return Step(exp.name, "failed", f"{type(e).__name__}: {e}", time.perf_counter() - t0)
 
+
+def render(r: AllResult) -> Page:
+    steps = r.steps
+    count = {s: sum(1 for x in steps if x.status == s) for s in ("ran", "already finished", "skipped", "failed")}
+    minutes = sum(x.seconds for x in steps) / 60
+    page = Page("neuralab run all", f"{count['ran']} experiments ran, {count['already finished']} reused, "
+                                    f"{count['skipped']} skipped, {count['failed']} failed ({minutes:.1f} min)",
+                test={"ran": count["ran"], "failed": count["failed"]})
+    page.add(f"Quick mode: {'on' if r.cfg.quick else 'off'}. Wall time of this tour: {minutes:.1f} minutes (each "
+             f"experiment's below; 'already finished' runs were reused, not timed)."
+             + ("" if r.contention.quiet else " Other programs were using the CPUs meanwhile: these wall times "
+                                              "include their work."),
+             table(["experiment", "status", "run / reason", "result", "wall s"],
+                   [[x.name, x.status, x.detail.replace("|", "/").replace("\n", " "), x.headline, f"{x.seconds:.1f}"]
+                    for x in steps]),
+             f"Portfolio: `{r.portfolio}`")
+    failed = [x for x in steps if x.status == "failed"]
+    if failed:
+        page.findings.append(f"Failed: {', '.join(x.name for x in failed)} (tracebacks in `<name>.error.txt` in this "
+                             f"run's folder).")
+    page.details.update(status={x.name: x.line for x in steps}, failed=[x.name for x in failed],
+                        seconds={x.name: x.seconds for x in steps}, report=r.portfolio,
+                        timing_measured=r.contention.quiet)
+    return page
+
+
+@experiment("all", AllConfig, "every experiment and mini-project in order, then the HTML report", render, order=100,
+            examples=["neuralab run all --quick", "neuralab run all --only mnist,cifar10 --force"])
+def measure(cfg: AllConfig, ctx: Context) -> AllResult:
     todo = sorted((e for _, e in EXPERIMENTS.items() if e.name not in WRAPPERS and not e.manual),
                   key=lambda e: (e.order, e.name))
-    if cfg.only:
-        todo = [e for e in todo if e.name in cfg.only]
-    rows, status = [], {}
-    for exp in todo:
-        t0 = time.perf_counter()
-        reasons = exp.missing(ctx.settings)
-        if exp.name in cfg.skip:
-            reasons = ["--skip"]
-        done = None if cfg.force else finished_run(ctx.settings.runs_dir, exp.name, cfg.quick)
-        if reasons:
-            status[exp.name] = f"skipped: {'; '.join(reasons)}"
-        elif done:
-            status[exp.name] = f"already finished: {done.name}"
-        else:
-            try:
-                run, _ = run_experiment(exp.name, exp.config(seed=cfg.seed, quick=cfg.quick), ctx.settings,
-                                        log=ctx.log)
-                status[exp.name] = f"ran: {run.name}"
-            except Exception as e:  # noqa: BLE001 - one broken experiment must not stop the tour
-                status[exp.name] = f"failed: {type(e).__name__}: {e}"
-                (ctx.run.path / f"{exp.name}.error.txt").write_text(traceback.format_exc())
-        ctx.log(f"[all] {exp.name}: {status[exp.name]}")
-        rows.append([exp.name, status[exp.name], f"{time.perf_counter() - t0:.1f}"])
+    steps = []
+    with CpuWatch() as watch:
+        for exp in todo:
+            if cfg.only and exp.name not in cfg.only:
+                continue
+            steps.append(_step(exp, cfg, ctx))
+            ctx.log(f"[all] {exp.name}: {steps[-1].line} ({steps[-1].seconds:.0f} s)")
     index = build_site([ctx.settings.runs_dir], Path(cfg.report_dir))
     ctx.log(f"[all] portfolio: {index}")
-    ctx.run.write_report("# neuralab run all\n\n" + table(["experiment", "status", "seconds"], rows) +
-                         f"\n\nPortfolio: `{index}`\n")
-    failed = [k for k, v in status.items() if v.startswith("failed")]
-    return {"status": status, "failed": failed, "report": str(index)}
+    return AllResult(cfg, steps, str(index), watch.contention)

@@ -18,6 +18,7 @@ from neuralab.data import load_dataset
 from neuralab.data.base import Dataset, per_class_subset, select_classes
 from neuralab.errors import ConfigError
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
+from neuralab.experiments.timing import Contention, CpuWatch
 from neuralab.experiments.transfer_report import StrategyRun, check_data, measure_strategies, show_strategies, top
 from neuralab.models.backbone_specs import spec_of
 from neuralab.models.weights import preprocessing, read_weights_file
@@ -77,6 +78,7 @@ class TransferCifarResult:
     test_images: int
     source: str
     runs: list[StrategyRun]
+    contention: Contention  # whether other programs competed for the CPUs (then no seconds are shown)
 
 
 def _pretrain(cfg: TransferCifarConfig, source: Dataset, ctx: Context) -> Pretraining:
@@ -120,7 +122,7 @@ def render(r: TransferCifarResult) -> Page:
              f"Data: {r.source}. What ran: {', '.join(strategies)} at {', '.join(map(str, sizes))} training images "
              f"per class, one seed ({r.cfg.seed}); epochs as the table says (fine-tuning: head warm-up + "
              f"fine-tuning).")
-    show_strategies(page, r.runs)
+    show_strategies(page, r.runs, r.contention)
     page.details["pretraining"] = {"epochs": r.pretraining.epochs, "images": r.pretraining.images,
                                    "accuracy": r.pretraining.accuracy, "weights": r.pretraining.weights}
     return page
@@ -141,9 +143,11 @@ def measure(cfg: TransferCifarConfig, ctx: Context) -> TransferCifarResult:
     data = load_dataset(cfg.dataset, ctx.settings)
     target = select_classes(data, list(cfg.target))  # an unknown class fails here, before any training
     source = select_classes(data, [c for c in data.classes if c not in cfg.target])
-    pretraining = _pretrain(cfg, source, ctx)
-    ctx.log(f"[transfer-cifar] {_about_pretraining(pretraining)}")
-    pre = preprocessing(spec_of(BACKBONE), pretraining.weights)
-    runs = measure_strategies(target, pre, cfg.transfer_options(pretraining.weights), cfg.sizes, STRATEGIES,
-                              cfg.seed, ctx)
-    return TransferCifarResult(cfg, pretraining, list(cfg.target), len(target.test), data.source, runs)
+    with CpuWatch() as watch:
+        pretraining = _pretrain(cfg, source, ctx)
+        ctx.log(f"[transfer-cifar] {_about_pretraining(pretraining)}")
+        pre = preprocessing(spec_of(BACKBONE), pretraining.weights)
+        runs = measure_strategies(target, pre, cfg.transfer_options(pretraining.weights), cfg.sizes, STRATEGIES,
+                                  cfg.seed, ctx)
+    return TransferCifarResult(cfg, pretraining, list(cfg.target), len(target.test), data.source, runs,
+                               watch.contention)
