@@ -40,7 +40,7 @@ def test_metrics_are_logged_in_the_engine_format_and_early_stopping_restores_bes
     model = mlp(2, [16], 2, seed=0)
     hist = fit(model, data, SoftmaxCrossEntropy(), Adam(model, lr=1e-2), epochs=200, batch_size=8, patience=3,
                run=run)
-    rows = run.metrics()
+    rows = [r.to_json() for r in run.metrics()]  # the same records the torch engine writes (records.EpochRow)
     assert rows == hist.rows and {r["split"] for r in rows} == {"train", "val"}
     assert set(rows[0]) == {"epoch", "split", "loss", "metrics", "lr", "seconds"} and "accuracy" in rows[0]["metrics"]
     assert hist.stopped.startswith("early stop") and rows[-1]["epoch"] == hist.best_epoch + 3

@@ -6,7 +6,8 @@
     onnxruntime        ONNX Runtime  fp32       `neuralab export RUN` (or the run, on the fly)  13.0
     torch              PyTorch       fp32       the run itself (the reference)                  28.6
 
-(*) ResNet-18, 224 px, batch 1, 2 threads of an AMX CPU (issue 22); `benchmarks/serve_load.py` measures them.
+(*) ResNet-18, 224 px, batch 1, 2 threads of an AMX CPU, as measured when the engines were chosen;
+`benchmarks/serve_load.py` measures them on yours.
 
 `auto` takes the first engine in that order (fastest first) that a model offers, whose accuracy check passed, and
 that is fast on this machine (bf16 needs an AMX CPU or a GPU). A run folder offers its own checkpoint (torch) and
