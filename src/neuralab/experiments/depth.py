@@ -1,70 +1,141 @@
-"""depth: 2 to 10 conv layers, plain vs batch norm vs batch norm + residual, same epochs — accuracy, parameters,
-FLOPs and time per epoch, and accuracy against depth."""
+"""depth: 2 to 10 conv layers, plain vs batch norm vs batch norm + residual, same epochs — accuracy over seeds,
+parameters, FLOPs and time per epoch, and accuracy against depth."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
-import numpy as np
-
-from neuralab.config import option
+from neuralab.config import option, section
+from neuralab.errors import ConfigError
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
-from neuralab.experiments.shared import QUICK_EVAL, quick_note, train_variants
+from neuralab.experiments.sweep import Trial, samples, sweep
+from neuralab.experiments.variant_report import (QUICK_RECIPE, check_variants, headline, recipe, versus, what_ran,
+                                                 whole_ticks)
+from neuralab.models.checkpoint import load_model
 from neuralab.models.flops import count_flops
+from neuralab.report.claims import Sample, best_claim, mean_pm
 from neuralab.report.markdown import table
+from neuralab.report.page import Page
 from neuralab.report.plots import plot_compare
-from neuralab.train import TrainConfig
+from neuralab.runs import slug
+from neuralab.train.config import DataConfig, ModelConfig, OptimConfig, ScheduleConfig, TrainConfig
 
-KINDS = {"plain": "batch_norm=false residual=false", "batch norm": "batch_norm=true residual=false",
-         "batch norm + residual": "batch_norm=true residual=true"}
+KINDS = {"plain": ("plain", "batch_norm=false residual=false"),  # option name: (label, model args added)
+         "batch-norm": ("batch norm", "batch_norm=true residual=false"),
+         "residual": ("batch norm + residual", "batch_norm=true residual=true")}
 
 
 @dataclass
 class DepthConfig(ExperimentConfig):
-    dataset: str = option("cifar10", "image dataset")
-    depths: list[int] = option([2, 4, 6, 8, 10], "numbers of conv layers")
-    epochs: int = option(10, "epochs per run")
-    limit_train: int = option(0, "training images (0 = all)")
+    data: DataConfig = section(DataConfig("cifar10"))
+    model: ModelConfig = section(ModelConfig("cnn", "width=32"), prefix="model")
+    # Plain SGD (no momentum, no adaptive steps) keeps the optimizer from hiding what depth does to gradients.
+    optim: OptimConfig = section(OptimConfig("sgd", lr=0.05))
+    schedule: ScheduleConfig = section(ScheduleConfig(epochs=10))
+    batch_size: int = option(128, "batch size", min=1, max=65536)
+    depths: list[int] = option([2, 4, 6, 8, 10], "numbers of conv layers", min=1, max=64)
+    kinds: list[str] = option(list(KINDS), f"kinds of net: {', '.join(KINDS)}")
+    seeds: int = option(1, "seeds per variant (one seed: compared by a paired bootstrap over test images)", min=1,
+                        max=100)
+    # Quick: batch-norm nets of 3 and 6 layers, 4 epochs of the quick recipe, one seed (compared by a paired bootstrap
+    # over the test images). Plain SGD would leave both near chance in so few steps.
+    QUICK: ClassVar[dict[str, Any]] = {**QUICK_RECIPE, "schedule.epochs": 4, "depths": [3, 6], "kinds": ["batch-norm"]}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_variants(self.kinds, list(KINDS))
+        if not self.depths or len(set(self.depths)) < len(self.depths):
+            raise ConfigError(f"depths takes distinct numbers of conv layers, e.g. --depths 2,6. Received: "
+                              f"{self.depths}")
+
+    def train_configs(self) -> dict[str, TrainConfig]:
+        return {variant(kind, d): TrainConfig(data=self.data, model=self.model.replace(
+                    args=f"{self.model.args} depth={d} {KINDS[kind][1]}"), optim=self.optim, schedule=self.schedule,
+                    batch_size=self.batch_size, eval_batch_size=500)
+                for kind in self.kinds for d in self.depths}
+
+
+def variant(kind: str, depth: int) -> str:
+    return f"{KINDS[kind][0]} d{depth}"
+
+
+@dataclass(frozen=True)
+class DepthResult:
+    cfg: DepthConfig
+    trials: dict[str, list[Trial]]  # variant(kind, depth) -> one Trial per seed
+    flops: dict[str, int]  # variant -> forward FLOPs per image
+
+
+def _depth_finding(r: DepthResult, acc: dict[str, Sample], kind: str) -> str:
+    """Shallowest vs deepest of one kind: does depth pay at this budget?"""
+    lo, hi = variant(kind, min(r.cfg.depths)), variant(kind, max(r.cfg.depths))
+    c = versus(hi, lo, acc)
+    return f"{KINDS[kind][0]}: " + c.sentence() + {
+        hi: " Here the extra layers added capacity the training could use.",
+        lo: " Here the extra layers made the net harder to train in the same epochs."}.get(c.winner or "", "")
+
+
+def _kind_finding(r: DepthResult, acc: dict[str, Sample]) -> str:
+    """At the greatest depth, plain vs the kinds that keep gradients healthy."""
+    deep = max(r.cfg.depths)
+    plain = variant("plain", deep)
+    text = [f"At {deep} layers:"]
+    for kind in (k for k in r.cfg.kinds if k != "plain"):
+        c = versus(variant(kind, deep), plain, acc)
+        text.append(c.sentence())
+        if c.winner == variant(kind, deep):
+            text.append("Gradients shrink (or explode) as they pass through many plain layers, so early layers "
+                        "barely learn in the same number of steps; batch norm keeps each layer's inputs well "
+                        "scaled" + (" and the residual connections give gradients an identity path." if
+                                    kind == "residual" else "."))
+    return " ".join(text)
+
+
+def _findings(r: DepthResult, acc: dict[str, Sample]) -> list[str]:
+    out = [_depth_finding(r, acc, kind) for kind in r.cfg.kinds if len(r.cfg.depths) > 1]
+    if "plain" in r.cfg.kinds and len(r.cfg.kinds) > 1:
+        out.append(_kind_finding(r, acc))
+    return out or [s for s in [best_claim(acc)] if s]  # one depth and no plain net: rank what ran
+
+
+def render(r: DepthResult) -> Page:
+    acc = samples(r.trials)
+    title, top = headline(r.trials, "depth variants")
+    page = Page("depth", title, test={"accuracy": top})
+    runs = next(iter(r.trials.values()))
+    rows = [[KINDS[kind][0], d, mean_pm(acc[variant(kind, d)]), f"{r.trials[variant(kind, d)][0].params:,}",
+             f"{r.flops[variant(kind, d)] / 1e6:.1f}",
+             f"{sum(t.seconds / t.epochs_run for t in r.trials[variant(kind, d)]) / len(runs):.1f}"]
+            for kind in r.cfg.kinds for d in r.cfg.depths]
+    curves = {KINDS[k][0]: [100 * acc[variant(k, d)].mean for d in r.cfg.depths] for k in r.cfg.kinds}
+    page.add(f"{recipe(r.cfg)}. What ran: {what_ran(r.trials)}",
+             table(["variant", "conv layers", "test accuracy %", "parameters", "MFLOPs / image",
+                    "s / epoch (wall, as measured)"], rows),
+             _depth_plot(page, curves, r.cfg.depths))
+    page.findings += _findings(r, acc)
+    page.details.update(depths=list(r.cfg.depths), accuracy={KINDS[k][0]: [acc[variant(k, d)].mean for d in
+                                                                           r.cfg.depths] for k in r.cfg.kinds},
+                        flops=r.flops)
+    return page
+
+
+def _depth_plot(page: Page, curves: dict[str, list[float]], depths: list[int]) -> str:
+    """Accuracy against depth; with one depth there is no axis to draw, and the table above says it all."""
+    if len(depths) < 2:
+        return ""
+    fig = plot_compare(curves, "test accuracy (%)", "accuracy vs depth", x=depths, xlabel="conv layers")
+    return page.figure("depth", whole_ticks(fig, depths), "accuracy vs depth")
 
 
 @experiment("depth", DepthConfig, "2-10 conv layers, plain vs batch norm vs residual: accuracy, params, FLOPs, time",
-            needs=("cifar10",), order=35, examples=["neuralab run depth", "neuralab run depth --depths 2,6,10"])
-def depth(cfg: DepthConfig, ctx: Context) -> dict:
-    depths, epochs, limit = ([2, 6], 1, 1000) if cfg.quick else (list(cfg.depths), cfg.epochs, cfg.limit_train)
-    variants = {f"{kind} d{d}": TrainConfig(dataset=cfg.dataset, model="cnn", model_args=f"depth={d} width=32 {args}",
-                                            epochs=epochs, batch_size=128, optimizer="sgd", lr=0.05,
-                                            seed=cfg.seed, limit_train=limit, eval_batch_size=500,
-                                            limit_eval=QUICK_EVAL if cfg.quick else 0)
-                for kind, args in KINDS.items() for d in depths}
-    # Plain SGD (no momentum, no adaptive steps) keeps the optimizer from hiding what depth does to gradients.
-    res = train_variants(variants, ctx)
-    rows, acc = [], {k: [] for k in KINDS}
-    for kind in KINDS:
-        for d in depths:
-            r = res[f"{kind} d{d}"][0]
-            flops = count_flops(r["model"].cpu(), r["input_shape"])
-            acc[kind].append(r["test"])
-            rows.append([kind, d, f"{100 * r['test']:.1f}", f"{r['params']:,}", f"{flops / 1e6:.1f}",
-                         f"{r['sec_per_epoch']:.1f}"])
-    ctx.run.save_figure(plot_compare({k: [100 * a for a in v] for k, v in acc.items()}, "test accuracy (%)",
-                                     "accuracy vs depth", x=depths, xlabel="conv layers"), "depth")
-    lines = []
-    for kind, v in acc.items():
-        best = int(np.argmax(v))
-        lines.append(f"- {kind}: best at {depths[best]} layers ({100 * v[best]:.1f}%); at {depths[-1]} layers "
-                     f"{100 * v[-1]:.1f}% ({100 * (v[-1] - v[best]):+.1f} points from its best).")
-    plain, res_bn = acc["plain"], acc["batch norm + residual"]
-    lines.append(
-        f"- At {depths[-1]} layers batch norm + residual reaches {100 * res_bn[-1]:.1f}% against {100 * plain[-1]:.1f}% "
-        f"plain. " + ("Plain deep nets stop improving because gradients shrink (or explode) as they pass through "
-                      "many layers, so early layers barely learn in the same number of steps; batch norm keeps each "
-                      "layer's inputs well scaled and residual connections give gradients an identity path, so depth "
-                      "adds capacity instead of difficulty." if res_bn[-1] > plain[-1] else
-                      "With this budget the plain net kept up: the effect shows with more depth or fewer epochs."))
-    ctx.run.write_report("\n\n".join([
-        "# depth", f"cnn on {cfg.dataset}, {epochs} epochs each, plain SGD (lr 0.05).{quick_note(cfg.quick)}",
-        table(["variant", "conv layers", "test accuracy %", "parameters", "MFLOPs / image", "s / epoch"], rows),
-        "## What the numbers show", "\n".join(lines), "![accuracy vs depth](plots/depth.png)"]) + "\n")
-    best = max(max(v) for v in acc.values())
-    return {"test": {"accuracy": best}, "accuracy": acc, "depths": depths}
-
+            render, needs=("cifar10",), order=35,
+            examples=["neuralab run depth", "neuralab run depth --depths 2,6,10", "neuralab run depth --quick"])
+def measure(cfg: DepthConfig, ctx: Context) -> DepthResult:
+    seeds = [cfg.seed + s for s in range(cfg.seeds)]
+    trials = sweep(cfg.train_configs(), seeds, ctx)
+    flops = {}
+    for name in trials:  # from the first seed's saved model: the architecture exactly as it trained
+        model, card = load_model(ctx.run.child(f"{slug(name)}-seed{seeds[0]}").checkpoints / "model.safetensors")
+        flops[name] = count_flops(model, card.input_shape)
+    return DepthResult(cfg, trials, flops)
