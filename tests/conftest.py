@@ -60,3 +60,20 @@ def shared_settings(shared_data: Path, tmp_path: Path):
 
     return Settings(runs_dir=tmp_path / "runs", data_dir=shared_data, cache_dir=Path.home() / ".cache" / "neuralab"
                     / "arrays", download=False, device="cpu", weights_dir=SHARED_WEIGHTS or tmp_path / "weights")
+
+
+@pytest.fixture(autouse=True)
+def figures_draw_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every figure a test saves (pages, reports, trainer curves) must show data: see report.plots.degenerate."""
+    import neuralab.runs
+
+    to_png = neuralab.runs.figure_png
+
+    def checked(fig):
+        from neuralab.report.plots import degenerate
+
+        problems = degenerate(fig)
+        assert not problems, f"degenerate figure: {problems}"
+        return to_png(fig)
+
+    monkeypatch.setattr(neuralab.runs, "figure_png", checked)

@@ -68,7 +68,7 @@ def test_summary_report_figure(tmp_path):
     run.write_summary(RunSummary(test={"accuracy": 1.0}))
     run.write_report("# hi\n")
     fig, ax = plt.subplots()
-    ax.plot([1, 2])
+    ax.plot([1, 2], marker="o")
     png = run.save_figure(fig, "curve")
     assert run.summary().metric("accuracy") == 1.0 and png.read_bytes()[:4] == b"\x89PNG"
     assert run.summary().headline == "100.0% test accuracy"  # one rule for runs that write no headline

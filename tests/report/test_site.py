@@ -19,7 +19,7 @@ def fabricate(root: Path, experiment: str, train_acc: list[float], val_acc: list
         run.log(e, "train", 1 - t, {"accuracy": t})
         run.log(e, "val", 1 - v, {"accuracy": v})
     fig, ax = plt.subplots()
-    ax.plot(val_acc)
+    ax.plot(val_acc, marker="o")
     run.save_figure(fig, "curves")
     run.write_summary(RunSummary(test={"accuracy": test_acc}))
     run.write_report(f"# {experiment}\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n![curves](plots/curves.png)\n")

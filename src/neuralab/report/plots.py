@@ -136,3 +136,31 @@ def plot_decision_boundary(predict: Any, x: np.ndarray, y: np.ndarray, classes: 
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
+
+
+def degenerate(fig: plt.Figure) -> list[str]:
+    """What makes a figure show nothing: axes drawn with no data, or a line of fewer than 3 points without markers
+    (a lone point is invisible, two make a bare segment). Empty list: it draws. Tests run every saved figure
+    through this, so no page ships an empty or degenerate plot.
+
+    Axes switched off (the spare cells of an image grid) are not data axes and are not judged."""
+    problems = []
+    for i, ax in enumerate(fig.axes):
+        if not ax.axison or not ax.get_visible() or getattr(ax, "_colorbar", None) is not None:
+            continue
+        name = ax.get_title() or f"axes {i}"
+        lines = [ln for ln in ax.get_lines() if len(np.atleast_1d(ln.get_xdata())) > 0]
+        shown = [_points(ln) for ln in lines]
+        if ax.images or ax.patches or ax.collections or ax.containers or any(n >= 3 or m for n, m in shown):
+            continue  # data is drawn; short marker-less lines beside it are references (y = x, a zero line)
+        if not lines:
+            problems.append(f"{name}: no data drawn")
+        problems += [f"{name}: line {ln.get_label()!r} has {n} point(s) and no marker"
+                     for ln, (n, _) in zip(lines, shown)]
+    return problems
+
+
+def _points(line: Any) -> tuple[int, bool]:
+    """(finite points, whether they are drawn with markers) of a Line2D."""
+    n = int(np.isfinite(np.asarray(line.get_ydata(), dtype=float)).sum())
+    return n, line.get_marker() not in (None, "None", "", " ")
