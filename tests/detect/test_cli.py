@@ -66,7 +66,9 @@ def test_offline_coco_weights_say_which_file_to_place_where(offline, tmp_path, c
     assert "COCO weights for ssdlite320_mobilenet_v3_large are not available" in err
     assert "ssdlite320_mobilenet_v3_large_coco-a79551df.pth" in err and "checkpoints" in err
     assert main(["train-detector", "--weights-backbone", "imagenet", "--epochs", "1"]) == 2
-    assert "mobilenet_v3_large-8738ca79.pth" in capsys.readouterr().err
+    err = capsys.readouterr().err  # the trunk's file is the backbone's ImageNet file (as `--weights imagenet` reads)
+    assert "ImageNet weights for mobilenet_v3_large are not available" in err
+    assert "mobilenet_v3_large-5c1a4163.pth" in err
 
 
 def test_train_detector_one_epoch_then_detect_with_the_run(tmp_path, capsys):
@@ -80,8 +82,16 @@ def test_train_detector_one_epoch_then_detect_with_the_run(tmp_path, capsys):
     assert len(val) == 1 and {"map", "map50"} <= set(val[0]["metrics"])
     summary = json.loads((run / "summary.json").read_text())
     assert 0 <= summary["test"]["map50"] <= 1 and summary["train_images_per_s"] > 0
+    check = summary["collapse"]  # the collapse check of the test predictions, and the trunk it started from
+    assert check["images"] == summary["images"]["test"] and summary["trunk"] == "random"
+    if check["collapsed"]:  # one epoch on 16 images may well collapse: then the run says so, never a bare mAP
+        assert summary["headline"].startswith("collapsed detector")
+        assert check["sentence"] in (run / "report.md").read_text()
     card = json.loads((run / "checkpoints" / "model.json").read_text())
-    assert card["architecture"] == SSD and card["task"] == "detection" and card["args"] == {"image_size": 64}
+    assert card["architecture"] == SSD and card["task"] == "detection"
+    # the card rebuilds the detector as it was: its size, its trunk's input normalisation, the trunk's layout
+    assert card["args"] == {"image_size": 64, "image_mean": [0.5] * 3, "image_std": [0.5] * 3,
+                            "pretrained_trunk": False}
     assert card["classes"] == ["circle", "square", "triangle"]
     assert (run / "checkpoints" / "model.safetensors").is_file() and (run / "plots" / "predictions.png").is_file()
     assert "mAP@0.5" in (run / "report.md").read_text() and json.loads((run / "config.json").read_text())

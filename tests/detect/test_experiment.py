@@ -1,5 +1,6 @@
 """The `detection` experiment: a nested train-detector run, and a page that says what ran (images seen, epochs,
-random trunk) and never presents a collapsed or untrained detector as a result."""
+random trunk), never presents a collapsed or untrained detector as a result (the collapse check itself is tested in
+test_health), and shows real cats and dogs localised by a pretrained MobileNetV2 or says what to place where."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import torch
 
 from neuralab.data.detection import generate
 from neuralab.experiments import EXPERIMENTS, run_experiment
-from neuralab.experiments.detection import DetectionConfig, DetectionResult, health, render
+from neuralab.experiments.detection import DetectionConfig, DetectionResult, render
+from neuralab.experiments.detection_cam import CamResult, CamShot
 from neuralab.experiments.timing import Contention
 from neuralab.records import EpochRow
 from neuralab.train.detection import DetectResult
+from neuralab.train.detection_health import health
 
 
 def test_detection_experiment_quick(settings):
@@ -35,9 +38,12 @@ def test_detection_experiment_quick(settings):
     assert "plots/map.png" not in report  # one epoch: a table, not a one-point curve
     for name in ("predictions",):
         assert (run.path / "plots" / f"{name}.png").stat().st_size > 0
+    # the collapse check on the page is the training run's own (one implementation)
+    assert json.loads((run.path / "summary.json").read_text())["collapse"] == child["collapse"]
+    # no MobileNetV2 weights and no photos here: one sentence says what to place where
+    assert "place mobilenet_v2_imagenet_tflite_dequant.pth" in report and "cats_and_dogs_filtered" in report
 
 
-# -- the collapse check ----------------------------------------------------------------------------------------
 def split(n: int = 6):
     s, _ = generate("shapes", n, 64, seed=3)
     return s
@@ -49,43 +55,19 @@ def preds_of(boxes: list, scores: list, n: int) -> list[dict]:
              "labels": torch.ones(len(scores[i]), dtype=torch.long)} for i in range(n)]
 
 
-def test_a_constant_output_is_collapsed():
-    s = split()
-    same = [[[10, 10, 30, 30]] * 300] * len(s)
-    h = health(preds_of(same, [[0.2] * 300] * len(s), len(s)), s, 0.5)
-    assert h.constant and h.collapsed and not h.over_firing
-    assert "same boxes and scores" in h.sentence(0.5)
-
-
-def test_three_hundred_boxes_above_the_threshold_is_over_firing():
-    s = split()
-    rng = np.random.default_rng(0)
-    boxes = [rng.uniform(0, 60, (300, 4)).tolist() for _ in range(len(s))]
-    scores = [rng.uniform(0.5, 0.9, 300).tolist() for _ in range(len(s))]
-    h = health(preds_of(boxes, scores, len(s)), s, 0.5)
-    assert h.over_firing and h.collapsed and f"{h.detections:,} boxes score 0.5 or more" in h.sentence(0.5)
-
-
-def test_a_detector_that_finds_the_objects_is_healthy():
-    s = split()
-    boxes = [b.tolist() + [[0, 0, 5, 5]] for b in s.boxes]
-    scores = [[0.95 - 0.1 * j for j in range(len(b))] + [0.05] for b in s.boxes]
-    h = health(preds_of(boxes, scores, len(s)), s, 0.5)
-    assert not h.collapsed and h.detections == h.objects
-
-
 # -- render on hand-built results ------------------------------------------------------------------------------
 def result(map50: float, preds: list[dict], epochs: int = 1, seen: int = 590,
-           contention: Contention = Contention()) -> DetectionResult:
+           contention: Contention = Contention(), cam: CamResult | None = None) -> DetectionResult:
     cfg = DetectionConfig(quick=True, epochs=3, train_images=4000)
     s = split()
     res = DetectResult(test={"map": map50 / 2, "map50": map50, "map75": map50 / 3, "images_per_s": 50.0},
                        best_val_map50=map50, epochs=epochs, steps=37, stopped_by="time budget", train_seconds=60.0,
                        images_seen=seen, train_images_per_s=9.8, infer_images_per_s=50.0, minutes_to_trained=1.0,
                        wall_minutes=1.5, cpu_minutes=2.9, threads=2, images={"train": 4000, "val": 40, "test": 40},
-                       classes=["circle", "square", "triangle"], skipped={}, checkpoint="x", model="ssdlite")
+                       classes=["circle", "square", "triangle"], skipped={}, checkpoint="x", model="ssdlite",
+                       trunk="random", health=health(preds, s, 0.5))
     rows = [EpochRow(e, "val", None, {"map": 0.1 * e, "map50": 0.2 * e}) for e in range(1, epochs + 1)]
-    return DetectionResult(cfg, cfg.train_config(), res, rows, health(preds, s, 0.5), s, preds, contention)
+    return DetectionResult(cfg, cfg.train_config(), res, rows, s, preds, contention, cam)
 
 
 def test_page_reports_images_seen_and_epochs_run_not_the_config():
@@ -118,3 +100,36 @@ def test_an_untrained_detector_says_it_did_not_learn():
     weak = preds_of([b.tolist() for b in s.boxes], [[0.3 + 0.1 * i] * len(b) for i, b in enumerate(s.boxes)], len(s))
     page = render(result(0.3, weak))
     assert "did not learn the task at this budget" in page.headline and "below 0.5" in page.markdown()
+
+
+# -- the real-photo section, on hand-built results ---------------------------------------------------------------
+def shot(label: str, species: str, truth: str, box: list[float] | None) -> CamShot:
+    heat = np.zeros((40, 50), np.float32)
+    heat[10:30, 10:40] = 1.0
+    return CamShot(np.full((3, 40, 50), 100, np.uint8), heat, box, label, 0.8, species, truth)
+
+
+def good_preds():
+    s = split()
+    return preds_of([b.tolist() for b in s.boxes], [[0.9] * len(b) for b in s.boxes], len(s))
+
+
+def test_cam_section_counts_pet_classes_and_right_species():
+    shots = [shot("tabby", "cat", "cat", [10, 10, 40, 30]), shot("beagle", "dog", "dog", [0, 0, 25, 20]),
+             shot("Egyptian cat", "cat", "dog", [10, 10, 40, 30]), shot("carton", "", "cat", None)]
+    page = render(result(0.8, good_preds(), cam=CamResult("mobilenet_v2, test weights", "cam", shots)))
+    text = page.markdown()
+    assert "## Localising real cats and dogs with a pretrained MobileNetV2 (class activation maps)" in text
+    assert "a cat or dog class in 3 of 4, and the right species in 2 of 4" in text
+    assert "boxes cover 30% of the photo (median)" in text  # 600, 500, 600 of 2,000 pixels
+    assert "cam" in page.figures and "plots/cam.png" in text and "mobilenet_v2, test weights" in text
+    assert page.details["cam"] == {"photos": 4, "pet_class": 3, "right_species": 2,
+                                   "model": "mobilenet_v2, test weights"}
+    assert any("3 of 4" in f for f in page.findings)
+
+
+def test_cam_section_without_weights_or_photos_says_what_to_place_where():
+    missing = CamResult("", "", [], "To see a pretrained MobileNetV2 localise real cats and dogs here, place X.")
+    page = render(result(0.8, good_preds(), cam=missing))
+    assert "place X." in page.markdown() and "cam" not in page.figures and "cam" not in page.details
+    assert "Localising real cats" not in render(result(0.8, good_preds())).markdown()  # --cam-photos 0

@@ -11,8 +11,9 @@ from neuralab.models.detectors import DETECTORS, build_detector
 SSD = "ssdlite320_mobilenet_v3_large"
 
 
-def test_registry_names_the_three_detectors():
-    assert DETECTORS.names() == ["fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn", SSD]
+def test_registry_names_the_four_detectors():
+    assert DETECTORS.names() == ["fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn",
+                                 "ssdlite320_mobilenet_v2", SSD]
     with pytest.raises(ConfigError, match="Did you mean"):
         DETECTORS.get("ssdlite320_mobilenet_v3")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 
 from neuralab import __version__
-from neuralab.commands import data, predict, run, runs, serve, train
+from neuralab.commands import data, explain, predict, run, runs, serve, train
 from neuralab.commands.common import examples
 
-VERBS = (data, train, run, predict, runs, serve)
+VERBS = (data, train, run, predict, explain, runs, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,10 +48,18 @@ def cmd_detect(ns: argparse.Namespace) -> int:
     from neuralab.tasks.detection import detect_files, image_files
 
     files = image_files(ns.inputs)
-    named = ns.model in _detector_names() and not Path(ns.model).exists()
-    ref = ns.model if named else str(model_run(ns.model, ns))
-    model, meta = load_detector(ref, ns.weights, ns.weights_backbone)
-    records = detect_files(model, meta, files, ns.score, Path(ns.out) if ns.out else None, ns.max_pixels)
+    out = Path(ns.out) if ns.out else None
+    if ns.method != "detector":
+        from neuralab.tasks.explain import cam_detect_files
+
+        clf = classifier(ns.model, ns, ns.weights if ns.weights != "coco" else "")
+        records = cam_detect_files(clf, files, ns.score if ns.score is not None else 0.0, out, ns.top_k,
+                                   "auto" if ns.method == "cam" else ns.method, ns.max_pixels)
+    else:
+        named = ns.model in _detector_names() and not Path(ns.model).exists()
+        ref = ns.model if named else str(model_run(ns.model, ns))
+        model, meta = load_detector(ref, ns.weights, ns.weights_backbone, weights_dir=settings(ns).weights_dir)
+        records = detect_files(model, meta, files, 0.5 if ns.score is None else ns.score, out, ns.max_pixels)
     for r in records:
         _print_answer(r["image"], r)
     if ns.out:
@@ -59,6 +67,20 @@ def cmd_detect(ns: argparse.Namespace) -> int:
     if ns.json:
         print(json.dumps(records))
     return 0
+
+
+def classifier(ref: str, ns: argparse.Namespace, weights: str = "") -> Any:
+    """A classifier to explain: a backbone name (its ImageNet weights, or `weights` as a file), a weights file, or
+    a run (by folder, file or name)."""
+    from neuralab.models.backbone_specs import BACKBONES
+    from neuralab.tasks.explain import load_classifier
+
+    weights_dir = settings(ns).weights_dir
+    if ref in BACKBONES and weights not in ("", "imagenet", "none"):
+        return load_classifier(weights, weights_dir, arch=ref)
+    path = Path(ref).expanduser()
+    direct = (ref in BACKBONES and not path.exists()) or path.suffix in (".pth", ".pt", ".bin")
+    return load_classifier(ref if direct else model_run(ref, ns), weights_dir, getattr(ns, "arch", "") or "")
 
 
 def _detector_names() -> list[str]:
@@ -85,6 +107,37 @@ def cmd_eval_detector(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _register_detect(top: Any, max_pixels: int) -> None:
+    """`detect`: a detector's boxes, or boxes from a classifier's class activation maps (--method cam)."""
+    p = sub(top, "detect", "detect objects in images: boxes as JSON and images with the boxes drawn (by a "
+                           "detector, or from a classifier's class activation maps)",
+            ["neuralab detect photo.jpg --model ssdlite320_mobilenet_v3_large --weights coco --out detections/",
+             "neuralab detect ./images --model runs/20260101-120000-shapes-det-ssdlite320 --score 0.5",
+             "neuralab detect photos/ --method cam --model mobilenet_v2 --weights-dir ../shared/weights --out cam/"])
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="image files and/or folders of images")
+    p.add_argument("--model", required=True, help=f"a detector run or checkpoint, or a detector: "
+                                                  f"{', '.join(_detector_names())}; with --method cam: a classifier "
+                                                  f"(a backbone name such as mobilenet_v2, a weights file, or a run)")
+    p.add_argument("--method", choices=["detector", "cam", "gradcam"], default="detector",
+                   help="detector (default); cam: boxes from the top-k classes' class activation maps (Grad-CAM "
+                        "where the network does not end in pooling + linear); gradcam: always Grad-CAM")
+    p.add_argument("--weights", default="coco", help="for a detector name: 'coco' (the weights folder, then torch's "
+                                                     "cache or a download), a .safetensors/.pth file, or 'none' "
+                                                     "(default: coco); with --method cam and a backbone name: a "
+                                                     "weights file (default: its ImageNet weights)")
+    p.add_argument("--weights-backbone", default="none", help="for --weights none: the trunk's weights, 'imagenet', "
+                                                              "a classifier's weights file, or 'none'")
+    p.add_argument("--top-k", type=int, default=1, help="--method cam: boxes for this many top classes (default: 1)")
+    p.add_argument("--arch", help="--method cam with a .pth file that is not a known checkpoint: its architecture")
+    p.add_argument("--score", type=float, help="keep detections scoring at least this (default: 0.5 for a "
+                                               "detector; 0 for --method cam, whose score is the class probability)")
+    p.add_argument("--out", help="folder for detections.json and the drawn PNGs")
+    p.add_argument("--json", action="store_true", help="also print the records as one JSON list")
+    p.add_argument("--max-pixels", type=int, default=max_pixels, help="refuse larger images, width x "
+                                                                              "height (default %(default)d)")
+    p.set_defaults(func=cmd_detect)
+
+
 def register(top: Any) -> None:
     from neuralab.data.images import DEFAULT_MAX_PIXELS
 
@@ -107,21 +160,7 @@ def register(top: Any) -> None:
     g.add_argument("--model", help="the served model's name (default: the service's only model)")
     p.set_defaults(func=cmd_predict)
 
-    p = sub(top, "detect", "detect objects in images: boxes as JSON and images with the boxes drawn",
-            ["neuralab detect photo.jpg --model ssdlite320_mobilenet_v3_large --weights coco --out detections/",
-             "neuralab detect ./images --model runs/20260101-120000-shapes-det-ssdlite320 --score 0.5"])
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="image files and/or folders of images")
-    p.add_argument("--model", required=True, help=f"a detector run or checkpoint, or a detector: "
-                                                  f"{', '.join(_detector_names())}")
-    p.add_argument("--weights", default="coco", help="for a detector name: 'coco', a .safetensors/.pth file, or "
-                                                     "'none' (default: coco)")
-    p.add_argument("--weights-backbone", default="none", help="for --weights none: 'imagenet' or 'none'")
-    p.add_argument("--score", type=float, default=0.5, help="keep detections scoring at least this (default: 0.5)")
-    p.add_argument("--out", help="folder for detections.json and the drawn PNGs")
-    p.add_argument("--json", action="store_true", help="also print the records as one JSON list")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images, width x "
-                                                                              "height (default %(default)d)")
-    p.set_defaults(func=cmd_detect)
+    _register_detect(top, DEFAULT_MAX_PIXELS)
 
     p = sub(top, "eval", "a trained model's metrics on a dataset split (its own training data by default)",
             ["neuralab eval digits-mlp", "neuralab eval runs/X --dataset mnist --split val"])

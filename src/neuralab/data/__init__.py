@@ -5,7 +5,7 @@ demand, so NumPy-only code can use datasets without loading torch.
 """
 
 from neuralab.data import cats_dogs, cifar, idx, imagefolder, pets, tabular, toy2d  # noqa: F401  (registration)
-from neuralab.data import detection  # noqa: F401  (registration: coco, voc, shapes-det, digits-det)
+from neuralab.data import detection, pets_heads  # noqa: F401  (registration: coco, voc, *-det, pets-heads)
 from neuralab.data.base import Dataset, Split
 from neuralab.data.registry import DATASETS, DataOptions, load_dataset, parse_name, task_of
 

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -138,7 +138,7 @@ def _split_records(records: list, opts: DataOptions) -> tuple[list, list, list]:
     return [records[i] for i in train], [records[i] for i in val], [records[i] for i in test]
 
 
-def _folder_dataset(name: str, records: list, classes: list[str], opts: DataOptions, source: str,
+def folder_dataset(name: str, records: list, classes: list[str], opts: DataOptions, source: str,
                     skipped: Counter) -> DetDataset:
     if not records:
         raise DataError(f"{source}: no usable images (skipped: {dict(skipped) or 'none'})")
@@ -218,7 +218,7 @@ def read_coco(path: Path, size: int | None = None, classes: list[str] | None = N
 def load_coco(opts: DataOptions) -> DetDataset:
     root = Path(opts.arg or "").expanduser()
     records, classes, skipped = read_coco(root, opts.image_size, opts.classes)
-    return _folder_dataset(f"coco:{root.name}", records, classes, opts, short_path(root), skipped)
+    return folder_dataset(f"coco:{root.name}", records, classes, opts, short_path(root), skipped)
 
 
 # -- Pascal VOC ---------------------------------------------------------------------------------------------
@@ -235,21 +235,23 @@ def _voc_objects(xml: Path) -> tuple[str, list[tuple[str, list[float]]]]:
         raise DataError(f"{xml}: an <object> lacks a numeric <bndbox> xmin/ymin/xmax/ymax ({e})") from None
 
 
-@register("voc", "a Pascal-VOC detection folder: voc:PATH (Annotations/*.xml + JPEGImages/)", kind="custom", task="detection")
-def load_voc(opts: DataOptions) -> DetDataset:
-    root = Path(opts.arg or "").expanduser()
-    xmls = sorted((root / "Annotations").glob("*.xml"))
-    if not xmls:
-        raise DataError(f"{root}: no Annotations/*.xml files (a Pascal-VOC folder has Annotations/ and JPEGImages/)")
+def read_voc(xmls: list[Path], images: Path, classes: Sequence[str] | None = None,
+             relabel: Callable[[Path, str], str] | None = None, size: int | None = None
+             ) -> tuple[list, list[str], Counter]:
+    """Records (name, image, boxes, labels), class names, skip counts of Pascal-VOC xml files whose images are in
+    `images`. relabel(xml, object name) -> class name (default: the object's <name>); `size` stretches each image
+    (and its boxes) to a square as it is read, so large photo sets never sit in memory at full size."""
     parsed = [(x, *_voc_objects(x)) for x in xmls]
-    classes = list(opts.classes or sorted({n for _, _, objs in parsed for n, _ in objs if n}))
+    if relabel is not None:
+        parsed = [(x, filename, [(relabel(x, n), box) for n, box in objs]) for x, filename, objs in parsed]
+    classes = list(classes or sorted({n for _, _, objs in parsed for n, _ in objs if n}))
     skipped: Counter = Counter()
     records = []
     for xml, filename, objs in parsed:
-        im = _read_image(root / "JPEGImages" / filename)
+        im = _read_image(images / filename)
         if isinstance(im, str):
             skipped[im] += 1
-            warnings.warn(f"{xml.name}: {im} {root / 'JPEGImages' / filename}", stacklevel=2)
+            warnings.warn(f"{xml.name}: {im} {images / filename}", stacklevel=2)
             continue
         h, w = im.shape[1:]
         boxes, labels = [], []
@@ -262,8 +264,19 @@ def load_voc(opts: DataOptions) -> DetDataset:
                 skipped[why] += 1
                 continue
             boxes.append(box), labels.append(classes.index(name))
-        records.append((filename, im, np.array(boxes, np.float32).reshape(-1, 4), np.array(labels)))
-    return _folder_dataset(f"voc:{root.name}", records, classes, opts, short_path(root), skipped)
+        im, kept = _resize(im, np.array(boxes, np.float32).reshape(-1, 4), size)
+        records.append((filename, im, kept, np.array(labels)))
+    return records, classes, skipped
+
+
+@register("voc", "a Pascal-VOC detection folder: voc:PATH (Annotations/*.xml + JPEGImages/)", kind="custom", task="detection")
+def load_voc(opts: DataOptions) -> DetDataset:
+    root = Path(opts.arg or "").expanduser()
+    xmls = sorted((root / "Annotations").glob("*.xml"))
+    if not xmls:
+        raise DataError(f"{root}: no Annotations/*.xml files (a Pascal-VOC folder has Annotations/ and JPEGImages/)")
+    records, classes, skipped = read_voc(xmls, root / "JPEGImages", opts.classes)
+    return folder_dataset(f"voc:{root.name}", records, classes, opts, short_path(root), skipped)
 
 
 # -- generated ----------------------------------------------------------------------------------------------

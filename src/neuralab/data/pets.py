@@ -18,7 +18,7 @@ from neuralab.errors import DataError
 DEFAULT_SIZE = 224
 
 
-def _root(opts: DataOptions) -> Path:
+def pets_root(opts: DataOptions) -> Path:
     return opts.data_dir / "oxford-iiit-pet"
 
 
@@ -35,7 +35,7 @@ def read_annotations(path: Path, images: Path) -> tuple[list[Path], list[int]]:
     return files, labels
 
 
-def _download(opts: DataOptions) -> str:
+def download_pets(opts: DataOptions) -> str:
     from torchvision import datasets
 
     try:
@@ -46,14 +46,14 @@ def _download(opts: DataOptions) -> str:
 
 
 def _files(opts: DataOptions) -> list[Path]:
-    r = _root(opts)
+    r = pets_root(opts)
     return [r / "annotations" / "trainval.txt", r / "annotations" / "test.txt", r / "images"]
 
 
 @register("pets-cats-dogs", "Oxford-IIIT Pet, 7,349 photos as cat vs dog (species labels)", files=_files)
 def pets_cats_dogs(opts: DataOptions):
     need = _files(opts)
-    cause = _download(opts) if opts.download and not all(p.exists() for p in need) else ""
+    cause = download_pets(opts) if opts.download and not all(p.exists() for p in need) else ""
     if not all(p.exists() for p in need):
         raise missing_data("Oxford-IIIT Pet", need, hint="images/ holds <name>.jpg for every annotation line.",
                            cause=cause)
@@ -73,4 +73,4 @@ def pets_cats_dogs(opts: DataOptions):
         splits[split] = Split(cached["x"], np.asarray(labels, dtype=np.int64)[cached["keep"]])
     return make_dataset("pets-cats-dogs", "classification", splits["trainval"], splits["test"],
                         val_fraction=opts.val_fraction, split_seed=opts.split_seed, classes=["cat", "dog"],
-                        source=str(_root(opts)), notes=[f"resized (shorter side) and centre-cropped to {size}x{size}"])
+                        source=str(pets_root(opts)), notes=[f"resized (shorter side) and centre-cropped to {size}x{size}"])

@@ -7,8 +7,14 @@ training images, and a time budget that ends training on time on a slow or share
 (`runs/train/`) is a whole train-detector run: `neuralab detect --model` takes it as is.
 
 A detector can fail in a way mAP alone hides: a collapsed one answers every image with the same boxes and scores,
-or fires far more boxes than there are objects. The experiment measures both on the test images and the page says
-so plainly instead of presenting the pictures as a result.
+or fires far more boxes than there are objects. The training run checks its test predictions for both
+(train/detection_health.py, the one implementation) and the page says so plainly instead of presenting the pictures
+as a result.
+
+No box-annotated real photos can be had offline, so the page also shows a pretrained ImageNet MobileNetV2 localising
+real cats and dogs with class activation maps, when its weights and the photos are here (experiments/detection_cam.py).
+`--compare-trunks` (full mode only: it trains 2 x seeds more detectors) adds what a pretrained trunk buys: SSDLite on
+MobileNetV2 with the ImageNet trunk vs from random weights at the same images seen (experiments/detection_trunks.py).
 """
 
 from __future__ import annotations
@@ -16,10 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-import numpy as np
-
 from neuralab.config import option
 from neuralab.data.detection import DetSplit
+from neuralab.experiments.detection_cam import CamResult, cam_section, measure_cam
+from neuralab.experiments.detection_trunks import TrunkComparison, measure_trunks, trunks_section
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
 from neuralab.experiments.timing import Contention, CpuWatch
 from neuralab.records import EpochRow
@@ -38,7 +44,8 @@ SHOWN = 8  # test images drawn with their predictions
 class DetectionConfig(ExperimentConfig):
     dataset: str = option("shapes-det", "shapes-det, digits-det, coco:PATH or voc:PATH")
     model: str = option("ssdlite320_mobilenet_v3_large", "detector name")
-    weights_backbone: Literal["none", "imagenet"] = option("none", "MobileNetV3 trunk: 'imagenet' or 'none' (random)")
+    weights_backbone: Literal["none", "imagenet"] = option("none", "the MobileNet trunk: 'imagenet' (as --weights "
+                                                                   "imagenet finds it) or 'none' (random)")
     epochs: int = option(R["epochs"], "training epochs, at most (the time budget may end training first)", min=1)
     image_size: int = option(R["image_size"], "square image size", min=32, max=2048)
     n_samples: int = option(R["n_samples"], "generated images: a tenth each for validation and test", min=0)
@@ -46,12 +53,21 @@ class DetectionConfig(ExperimentConfig):
     time_budget_min: float = option(R["time_budget_min"], "minutes of training, validation included (0 = none)",
                                     min=0)
     lr: float = option(R["lr"], "peak learning rate", above=0)
-    score_threshold: float = option(0.5, "score at which a box counts as a detection (pictures, collapse check)",
-                                    above=0, max=1)
+    score_threshold: float = option(0.5, "score at which a box is drawn in the pictures (the collapse check is the "
+                                         "training run's, at 0.5)", above=0, max=1)
+    compare_trunks: bool = option(False, "also train SSDLite-MobileNetV2 with the ImageNet trunk and from random "
+                                         "weights on the same images (full mode; needs the ImageNet weights here)")
+    trunk_images: int = option(4000, "--compare-trunks: fresh generated training images per run", min=1)
+    trunk_epochs: int = option(3, "--compare-trunks: epochs per run (points on the curves)", min=1, max=100)
+    trunk_seeds: int = option(2, "--compare-trunks: seeds per trunk (a claim needs two)", min=1, max=10)
+    cam_photos: int = option(8, "real cat/dog photos localised by a pretrained MobileNetV2's class activation maps, "
+                                "when its weights and the photos are here (0: none)", min=0, max=64)
     # Quick: one pass over 6,000 fresh images with a schedule driven by the steps (measured: test mAP@0.5 0.83 on 40
     # images, 2.5 CPU-minutes on one thread); the 2.5-minute clock only cuts a run short on a busy machine, and the
     # page then says it did not learn. 40 validation and 40 test images.
-    QUICK: ClassVar[dict[str, Any]] = {"epochs": 1, "train_images": 6000, "n_samples": 400, "time_budget_min": 2.5}
+    # The trunk comparison trains 2 x seeds more detectors: never part of the quick tour.
+    QUICK: ClassVar[dict[str, Any]] = {"epochs": 1, "train_images": 6000, "n_samples": 400, "time_budget_min": 2.5,
+                                       "compare_trunks": False}
 
     def train_config(self) -> DetectTrainConfig:
         return DetectTrainConfig(dataset=self.dataset, model=self.model, weights_backbone=self.weights_backbone,
@@ -62,92 +78,46 @@ class DetectionConfig(ExperimentConfig):
 
 
 @dataclass(frozen=True)
-class Health:
-    """Whether the detector's output depends on its input, and how many boxes it fires per object."""
-
-    objects: int  # ground-truth boxes in the test images
-    detections: int  # predicted boxes at or above the score threshold
-    score_spread: float  # mean over the top-10 score ranks of their std across test images (0: the same everywhere)
-    box_spread: float  # std across test images of the top box's corners, in pixels
-    images: int
-
-    @property
-    def constant(self) -> bool:
-        return self.images > 1 and self.score_spread < 1e-3 and self.box_spread < 0.5
-
-    @property
-    def over_firing(self) -> bool:
-        return self.detections > 3 * max(1, self.objects)
-
-    @property
-    def collapsed(self) -> bool:
-        return self.constant or self.over_firing
-
-    def sentence(self, threshold: float) -> str:
-        if self.constant:
-            return (f"The detector collapsed: it gives every test image the same boxes and scores (score spread "
-                    f"{self.score_spread:.4f}, top-box spread {self.box_spread:.2f} px), so its output does not "
-                    f"depend on the image. Its mAP is not a result.")
-        if self.over_firing:
-            return (f"The detector collapsed into over-firing: {self.detections:,} boxes score {threshold} or more "
-                    f"on {self.images} test images that hold {self.objects:,} objects. Its mAP is not a result.")
-        return (f"Its output depends on the image (score spread {self.score_spread:.3f} across test images) and it "
-                f"fires {self.detections:,} boxes at score {threshold} or more for {self.objects:,} objects.")
-
-
-def health(preds: list[dict[str, Any]], split: DetSplit, threshold: float) -> Health:
-    """Collapse measurements of predictions on a split (boxes sorted by score, as torchvision returns them)."""
-    ranks = 10
-    scores = np.zeros((len(preds), ranks))
-    top = np.zeros((len(preds), 4))
-    for i, p in enumerate(preds):
-        s = np.sort(np.asarray(p["scores"], dtype=float))[::-1][:ranks]
-        scores[i, :len(s)] = s
-        if len(p["boxes"]):
-            top[i] = np.asarray(p["boxes"], dtype=float)[int(np.argmax(np.asarray(p["scores"])))]
-    detections = int(sum(int((np.asarray(p["scores"]) >= threshold).sum()) for p in preds))
-    return Health(int(sum(len(b) for b in split.boxes)), detections, float(scores.std(0).mean()),
-                  float(top.std(0).mean()), len(preds))
-
-
-@dataclass(frozen=True)
 class DetectionResult:
     cfg: DetectionConfig
     train: DetectTrainConfig  # what trained
     result: DetectResult
     val_rows: list[EpochRow]
-    health: Health
     shown: DetSplit  # the first test images, with ground truth
     shown_preds: list[dict[str, Any]]  # their predictions
     contention: Contention  # whether other programs competed for the CPUs (then no seconds are shown)
+    cam: CamResult | None = None  # real photos localised by a pretrained classifier (None: not asked)
+    trunks: TrunkComparison | None = None  # pretrained vs random trunk (None: not asked)
 
 
-def trunk(cfg: DetectTrainConfig) -> str:
+def trunk(cfg: DetectTrainConfig, source: str = "") -> str:
+    """What the detector started from, as the run found it (`source`: where its trunk's weights came from)."""
     if cfg.weights != "none":
         return f"fine-tuned from the detector weights {cfg.weights}"
-    if cfg.weights_backbone == "imagenet":
-        return "trained with an ImageNet-pretrained MobileNetV3 trunk (the detection head from random weights)"
+    if cfg.weights_backbone != "none":
+        return (f"trained with a pretrained trunk ({source or cfg.weights_backbone}; the detection head from random "
+                f"weights)")
     return "trained from random weights (no pretrained trunk)"
 
 
 def _verdict(r: DetectionResult) -> tuple[str, str]:
     """(headline, plain sentence) — a collapsed or untrained detector is said to be one, not shown as a result."""
-    t, h, thr = r.result.test, r.health, r.cfg.score_threshold
+    t, h = r.result.test, r.result.health
     if h.collapsed:
-        return f"collapsed detector (test mAP@0.5 {t['map50']:.3f}, not a result)", h.sentence(thr)
+        return f"collapsed detector (test mAP@0.5 {t['map50']:.3f}, not a result)", h.sentence()
     if t["map50"] < LEARNED:
         return (f"test mAP@0.5 {t['map50']:.3f}: did not learn the task at this budget",
                 f"The detector did not learn the task at this budget: test mAP@0.5 {t['map50']:.3f} is below "
-                f"{LEARNED}. {h.sentence(thr)} More training images or minutes would tell (the full recipe: "
+                f"{LEARNED}. {h.sentence()} More training images or minutes would tell (the full recipe: "
                 f"`neuralab run detection`).")
-    return f"test mAP@0.5 {t['map50']:.3f} (mAP {t['map']:.3f}), {r.train.model}", h.sentence(thr)
+    return f"test mAP@0.5 {t['map50']:.3f} (mAP {t['map']:.3f}), {r.train.model}", h.sentence()
 
 
 def _table(r: DetectionResult) -> str:
     """What trained and what it reached; seconds and images/s only when the machine was quiet."""
     res, tc, t = r.result, r.train, r.result.test
     header = ["trunk", "training images", "images seen", "epochs run", "test mAP@0.5", "test mAP"]
-    row = ["random" if tc.weights_backbone == "none" else tc.weights_backbone, f"{res.images['train']:,}",
+    row = ["random" if res.trunk == "random" else tc.weights_backbone, f"{res.images['train']:,}",
            f"{res.images_seen:,}", res.epochs, f"{t['map50']:.3f}", f"{t['map']:.3f}"]
     if r.contention.quiet:
         header += ["train s", "train img/s", "wall min"]
@@ -161,13 +131,13 @@ def render(r: DetectionResult) -> Page:
     page = Page("detection", headline, test={k: t[k] for k in ("map50", "map", "map75")})
     asked = f" of {tc.epochs} allowed" if res.epochs < tc.epochs else ""
     asked += ", the last one cut short" if res.images_seen < res.epochs * res.images["train"] else ""
-    page.add(f"{tc.model} on {tc.dataset}, {trunk(tc)}, at {tc.image_size}x{tc.image_size}: {res.images['train']:,} "
-             f"training images, {res.images['val']} validation, {res.images['test']} test. Training ran "
+    page.add(f"{tc.model} on {tc.dataset}, {trunk(tc, res.trunk)}, at {tc.image_size}x{tc.image_size}: "
+             f"{res.images['train']:,} training images, {res.images['val']} validation, {res.images['test']} test. Training ran "
              f"{res.epochs} epoch(s){asked} ({res.steps:,} steps, {res.images_seen:,} training images seen), stopped "
              f"by {res.stopped_by}.",
              _table(r), r.contention.note(),
-             f"**{verdict}**" if r.health.collapsed or t["map50"] < LEARNED else verdict)
-    caption = "predictions (collapsed: not a result)" if r.health.collapsed else "predictions vs ground truth"
+             f"**{verdict}**" if res.health.collapsed or t["map50"] < LEARNED else verdict)
+    caption = "predictions (collapsed: not a result)" if res.health.collapsed else "predictions vs ground truth"
     page.add(page.figure("predictions", prediction_grid(r.shown, r.shown_preds, res.classes, len(r.shown),
                                                         r.cfg.score_threshold), caption))
     if len(r.val_rows) > 1:
@@ -176,27 +146,34 @@ def render(r: DetectionResult) -> Page:
                    [[row.epoch, f"{row.metric('map'):.3f}", f"{row.metric('map50'):.3f}"] for row in r.val_rows]),
              "The detector is `runs/train/checkpoints/model.safetensors` (`neuralab detect --model RUN/runs/train`).")
     page.findings.append(verdict)
-    page.details.update(collapse={"collapsed": r.health.collapsed, "constant": r.health.constant,
-                                  "over_firing": r.health.over_firing, "score_spread": r.health.score_spread,
-                                  "detections": r.health.detections, "objects": r.health.objects},
-                        images_seen=res.images_seen, epochs=res.epochs, stopped_by=res.stopped_by,
+    if r.cam is not None:
+        cam_section(page, r.cam)
+    if r.trunks is not None:
+        trunks_section(page, r.trunks)
+    page.details.update(collapse=res.health.to_json(), trunk=res.trunk, images_seen=res.images_seen,
+                        epochs=res.epochs, stopped_by=res.stopped_by,
                         timing_measured=r.contention.quiet,
                         train_seconds=res.train_seconds, wall_minutes=res.wall_minutes, cpu_minutes=res.cpu_minutes)
     return page
 
 
 @experiment("detection", DetectionConfig, "train SSDLite/MobileNetV3 on generated shapes (random weights by default), "
-                                          "box mAP", render,
+                                          "box mAP; a pretrained MobileNetV2 localising real cats and dogs", render,
             order=60, demo=False, examples=["neuralab run detection", "neuralab run detection --quick",
                                             "neuralab run detection --dataset digits-det --epochs 20"])
 def measure(cfg: DetectionConfig, ctx: Context) -> DetectionResult:
     tcfg = cfg.train_config()
     with CpuWatch() as watch:
         run, result, model = train_detector(tcfg, ctx.settings, run=ctx.run.child("train"), log=ctx.log)
-    # the same test split again (generated splits do not depend on the training size), for the collapse check
+    # the first test images again (generated splits do not depend on the training size), to draw; the collapse
+    # check is the training run's own, on the whole test split
     test = load_detection_data(tcfg.dataset, ctx.settings, tcfg.image_size, tcfg.n_samples,
                                1 if tcfg.train_images else 0).test
-    preds = predict(model, test, tcfg.batch_size)
-    shown = list(range(min(SHOWN, len(test))))
-    return DetectionResult(cfg, tcfg, result, run.metrics("val"), health(preds, test, cfg.score_threshold),
-                           test.take(shown), [preds[i] for i in shown], watch.contention)
+    shown = test.take(range(min(SHOWN, len(test))))
+    cam = measure_cam(ctx.settings, cfg.cam_photos) if cfg.cam_photos else None
+    trunks = None
+    if cfg.compare_trunks:
+        base = tcfg.replace(train_images=cfg.trunk_images if generated(cfg.dataset) else 0, epochs=cfg.trunk_epochs)
+        trunks = measure_trunks(base, ctx, cfg.trunk_seeds)
+    return DetectionResult(cfg, tcfg, result, run.metrics("val"), shown, predict(model, shown, tcfg.batch_size),
+                           watch.contention, cam, trunks)

@@ -23,6 +23,7 @@ from neuralab.data.loader import BatchLoader
 from neuralab.errors import ConfigError, NeuralabError
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
 from neuralab.models.checkpoint import load_model
+from neuralab.models.hooks import watch_forward
 from neuralab.report.page import Page
 from neuralab.report.plots import plt
 from neuralab.runs import find_run
@@ -224,15 +225,8 @@ def _checkpoint(ref: str, runs_dir: Path) -> tuple[str, Path]:
 
 def _feature_maps(model: nn.Module, layers: list[str], x: torch.Tensor) -> dict[str, torch.Tensor]:
     """The outputs of the named modules for a batch (hooked during one forward pass)."""
-    modules, maps = dict(model.named_modules()), {}
-    hooks = [modules[n].register_forward_hook(lambda m, i, o, n=n: maps.__setitem__(n, o.detach().float().cpu()))
-             for n in layers]
-    try:
-        with torch.no_grad():
-            model.eval()(x)
-    finally:
-        for h in hooks:
-            h.remove()
+    maps: dict[str, torch.Tensor] = {}
+    watch_forward(model, x, lambda n, m, o: maps.__setitem__(n, o.detach().float().cpu()), layers)
     return maps
 
 

@@ -105,6 +105,25 @@ def find_any_imagenet(weights_dir: Path, prefer: tuple[str, ...] = AUTO_BACKBONE
     return next((p for p in (find_imagenet(b, weights_dir) for b in prefer) if p), None)
 
 
+def resolve_pretrained(backbone: str, source: str, weights_dir: Path) -> Pretrained | None:
+    """`--weights none|imagenet|PATH` for `backbone` as a Pretrained (None for 'none'): 'imagenet' is what
+    find_imagenet finds here, else torchvision's download (read later, with the offline error); a PATH keeps the
+    preprocessing of a known checkpoint (by file name) or of our file's model card, else the architecture's."""
+    if source == "none":
+        return None
+    if source == "imagenet":
+        return find_imagenet(backbone, weights_dir) or Pretrained(backbone, "imagenet", (), (),
+                                                                  "torchvision's ImageNet weights (weights API)")
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"weights file {path} does not exist (--weights takes 'imagenet', 'none' or a file)")
+    known = next((k for k in KNOWN_CHECKPOINTS if k.file == path.name and k.backbone == backbone), None)
+    if known is not None:
+        return Pretrained(backbone, str(path), known.mean, known.std, f"{known.about} ({path})")
+    pre = preprocessing(BACKBONES.get(backbone), str(path))
+    return Pretrained(backbone, str(path), pre.mean, pre.std, str(path))
+
+
 def read_weights_file(path: Path) -> tuple[dict[str, torch.Tensor], ModelCard | None]:
     """(state dict, the file's model card if neuralab wrote it) from .safetensors or .pth/.pt; prefixes from
     wrappers are removed."""

@@ -7,6 +7,7 @@ and `detect` answer with boxes; images of any size and mode go in, decoded by th
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -102,25 +103,46 @@ def draw(image: np.ndarray, dets: list[dict[str, Any]]) -> Image.Image:
     return im
 
 
-def detect_files(model: nn.Module, meta: dict[str, Any], files: Sequence[Path], score: float = 0.5,
-                 out_dir: Path | None = None, max_pixels: int | None = None) -> list[dict[str, Any]]:
-    """One record per image: {"image", "width", "height", "detections": [...]}. With out_dir, detections.json and
-    <name>.png (boxes drawn) are written there."""
+def output_stems(files: Sequence[Path]) -> list[str]:
+    """A distinct output name per input file: its stem, prefixed by its folder's name where several inputs share a
+    stem (cats/0.png and dogs/0.png must not overwrite each other's drawing)."""
+    counts = Counter(p.stem for p in files)
+    names = [f"{p.parent.name}-{p.stem}" if counts[p.stem] > 1 else p.stem for p in files]
+    seen: Counter = Counter()
+    out = []
+    for n in names:
+        seen[n] += 1
+        out.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
+    return out
+
+
+def write_detections(files: Sequence[Path], find: Callable[[np.ndarray], list[dict[str, Any]]],
+                     header: dict[str, Any], out_dir: Path | None = None, max_pixels: int | None = None
+                     ) -> list[dict[str, Any]]:
+    """One record per image: {"image", "width", "height", "detections": find(image)}. With out_dir,
+    detections.json ({**header, "images": records}) and <name>.png (boxes drawn) are written there."""
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
     records = []
-    for path in files:
+    for path, stem in zip(files, output_stems(files)):
         image = to_array(open_image(path, **({"max_pixels": max_pixels} if max_pixels else {})), None, "RGB")
-        dets = detect(model, meta["categories"], image, score)
+        dets = find(image)
         rec = {"image": str(path), "width": image.shape[2], "height": image.shape[1], "detections": dets}
         if out_dir:
-            rec["drawn"] = str(out_dir / f"{path.stem}.png")
+            rec["drawn"] = str(out_dir / f"{stem}.png")
             draw(image, dets).save(rec["drawn"])
         records.append(rec)
     if out_dir:
-        atomic_write_json(out_dir / "detections.json", {"model": meta["model"], "weights": meta.get("weights", "run"),
-                                                        "score": score, "images": records})
+        atomic_write_json(out_dir / "detections.json", {**header, "images": records})
     return records
+
+
+def detect_files(model: nn.Module, meta: dict[str, Any], files: Sequence[Path], score: float = 0.5,
+                 out_dir: Path | None = None, max_pixels: int | None = None) -> list[dict[str, Any]]:
+    """A detector's boxes for each file (see write_detections)."""
+    header = {"model": meta["model"], "weights": meta.get("weights", "run"), "score": score}
+    return write_detections(files, lambda image: detect(model, meta["categories"], image, score), header, out_dir,
+                            max_pixels)
 
 
 def _evaluate(model: nn.Module, card: ModelCard, dataset: str, settings: Settings, split: str = "test"
