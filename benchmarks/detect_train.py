@@ -1,14 +1,21 @@
-"""Detection training and inference throughput on a CPU: SSDLite/MobileNetV3 on generated shapes.
+"""What a pretrained trunk buys a detector, and detection throughput on a CPU.
 
-Default: times N training steps (forward + backward + AdamW, box-safe augmentation included) and inference over the
-same images, with the same code as `neuralab train-detector`. `--full`: trains with the 20-minute recipe
-(`SHAPES_DET_RECIPE`: random weights, 96x96, 10000 fresh training images, time budget) through `train_detector`
-and prints the held-out test mAP@0.5 and mAP, the throughputs, and wall and CPU minutes.
+Default: SSDLite on MobileNetV2 (the SSDLite paper's detector) trains on the same generated shapes twice per seed,
+once with the ImageNet trunk (`--weights-backbone imagenet`: torchvision's file or the known checkpoint in the
+weights folder, e.g. ../shared/weights/mobilenet_v2_imagenet_tflite_dequant.pth, with its own preprocessing) and
+once from random weights, at the same budget of training images seen (no time budget ends either run), through
+`train_detector` as `neuralab train-detector` runs it. It prints, per trunk and seed, test mAP@0.5, training and
+inference images/s, and the mean over seeds.
+`--throughput`: times N training steps and inference of one detector (no mAP). `--full`: the 20-minute recipe
+(`SHAPES_DET_RECIPE`, SSDLite/MobileNetV3 from random weights) and its test mAP.
 
-    python benchmarks/detect_train.py [--image-size 96] [--batch-size 16] [--steps 10] [--threads 2]
-    python benchmarks/detect_train.py --full [--budget-min 18] [--seed 0] [--threads 2]
+    python benchmarks/detect_train.py [--images 2000] [--epochs 2] [--seeds 2] [--image-size 96] [--threads 2]
+    python benchmarks/detect_train.py --throughput [--model M] [--batch-size 16] [--steps 10]
+    python benchmarks/detect_train.py --full [--budget-min 18]
 
-Last line: `ratio: <inference images/s / training images/s>`.
+Needs NEURALAB_WEIGHTS (or --weights-dir) with ImageNet MobileNetV2 weights for the default mode.
+Last line: `ratio: <pretrained-trunk test mAP@0.5 / random-trunk test mAP@0.5>` at the same images seen, mean over
+seeds (`--throughput`, `--full`: inference images/s / training images/s).
 """
 
 from __future__ import annotations
@@ -16,6 +23,9 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+
+import shutil
+import statistics
 
 import torch
 
@@ -63,12 +73,48 @@ def full(args: argparse.Namespace) -> tuple[float, float]:
     return r.train_images_per_s, r.infer_images_per_s
 
 
+def trunks(args: argparse.Namespace) -> float:
+    """Pretrained vs random trunk at the same images seen; returns the ratio of mean test mAP@0.5."""
+    tmp = tempfile.mkdtemp(prefix="detect-trunks-")
+    base = DetectTrainConfig(model="ssdlite320_mobilenet_v2", image_size=args.image_size, n_samples=400,
+                             train_images=args.images, epochs=args.epochs, batch_size=args.batch_size,
+                             lr=SHAPES_DET_RECIPE["lr"], min_scale=1.0)
+    print(f"model: {base.model}, shapes-det {args.image_size}x{args.image_size}, {args.images} fresh training "
+          f"images x {args.epochs} epochs each, batch {args.batch_size}, {args.threads} threads, "
+          f"40 test images")
+    maps: dict[str, list[float]] = {"imagenet": [], "none": []}
+    settings = Settings.resolve(runs_dir=tmp, weights_dir=args.weights_dir)
+    try:
+        for seed in range(args.seed, args.seed + args.seeds):
+            for source in maps:  # interleaved: load from other programs hits both trunks alike
+                cfg = base.replace(weights_backbone=source, seed=seed)
+                _, r, _ = train_detector(cfg, settings, log=lambda *a: None)
+                maps[source].append(r.test["map50"])
+                print(f"{'ImageNet' if source == 'imagenet' else 'random':8s} trunk, seed {seed}: test mAP@0.5 "
+                      f"{r.test['map50']:.3f} (mAP {r.test['map']:.3f}), {r.images_seen:,} images seen, train "
+                      f"{r.train_images_per_s:.1f} images/s, inference {r.infer_images_per_s:.1f} images/s"
+                      + (f", {r.health.sentence()}" if r.health.collapsed else "")
+                      + f"; trunk: {r.trunk}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for source, values in maps.items():
+        sd = f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else ""
+        print(f"mean {'ImageNet' if source == 'imagenet' else 'random'} trunk: {statistics.mean(values):.3f}{sd} "
+              f"({len(values)} seed(s))")
+    return statistics.mean(maps["imagenet"]) / max(statistics.mean(maps["none"]), 1e-9)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="ssdlite320_mobilenet_v3_large")
+    ap.add_argument("--model", default="ssdlite320_mobilenet_v3_large", help="--throughput: the detector")
     ap.add_argument("--image-size", type=int, default=96)
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=10, help="--throughput: training steps timed")
+    ap.add_argument("--throughput", action="store_true", help="time training steps and inference of --model")
+    ap.add_argument("--images", type=int, default=2000, help="trunks: fresh training images per epoch")
+    ap.add_argument("--epochs", type=int, default=1, help="trunks: epochs per run")
+    ap.add_argument("--seeds", type=int, default=2, help="trunks: seeds per trunk")
+    ap.add_argument("--weights-dir", help="trunks: folder with the ImageNet MobileNetV2 (default: $NEURALAB_WEIGHTS)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--full", action="store_true", help="train with the 20-minute recipe and report test mAP")
     ap.add_argument("--budget-min", type=float, default=SHAPES_DET_RECIPE["time_budget_min"])
@@ -76,6 +122,9 @@ def main() -> None:
     ap.add_argument("--runs-dir", help="--full: keep the run here (default: a temporary folder)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if not (args.full or args.throughput):
+        print(f"ratio: {trunks(args):.2f}")
+        return
     train_ips, infer_ips = full(args) if args.full else steps(args)
     print(f"train: {train_ips:.1f} images/s")
     print(f"inference: {infer_ips:.1f} images/s")
