@@ -15,6 +15,9 @@ scales them to an epoch: (1) torch's DataLoader (2 workers) with per-sample tran
 (2) ours (`EpochBatches`: the normalized set on the device, batched flips and translations), and (3) where the
 training dtype is not fp32, the textbook pipeline end to end: the DataLoader feeding the net in fp32.
 
+`--profile-steps` (default 5) then prints where a step's CPU time goes, by part (convolutions, batch norm, GELU,
+pooling, linear + loss, casts and copies, optimizer, other) and by phase (forward, backward, optimizer).
+
 Needs CIFAR-10 (NEURALAB_DATA with cifar-10-batches-py/ or cifar10-jpeg/); without it, random images measure speed
 only. Last line: `ratio: <achieved training GFLOP/s / measured matmul GFLOP/s in the training dtype>` (target >= 0.5).
 """
@@ -97,6 +100,57 @@ def epoch_seconds(data, device: torch.device, dtype: torch.dtype, batches: int, 
     return out
 
 
+PARTS = {  # op-name fragments -> the part of a training step they belong to (first match wins)
+    "convolutions": ("conv",), "batch norm": ("batch_norm",), "GELU": ("gelu",), "pooling": ("pool",),
+    "linear + loss": ("addmm", "mm", "linear", "cross_entropy", "log_softmax", "nll_loss"),
+    "casts and copies": ("copy_", "_to_copy", "to", "clone", "contiguous", "empty_like"),
+    "optimizer": ("_foreach", "sgd", "lerp", "add_", "mul_"),
+}
+
+
+def profile_parts(data, device: torch.device, dtype: torch.dtype, steps: int, model_args: dict) -> None:
+    """Where a training step's CPU time goes, by part (self time of each op, summed): `steps` steps of the recipe's
+    net, batch and dtype on our batches, after one warm-up step. Phases (forward, backward, optimizer) by region."""
+    from torch.profiler import ProfilerActivity, profile, record_function
+
+    model = create_model("fastnet", data.input_shape, 10, **model_args).to(device).to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.85, nesterov=True)
+    x = normalize(data.train.x[:1024 * (steps + 1)], data, device, dtype)
+    y = torch.from_numpy(data.train.y[:len(x)]).to(device)
+    batches = EpochBatches(x, y, 1024, torch.Generator().manual_seed(0), 2).epoch(1)
+
+    def step(xb, yb):
+        with record_function("forward"), autocast(device, dtype=dtype):
+            out = model(xb)
+        with record_function("backward"):
+            loss = torch.nn.functional.cross_entropy(out.float(), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+        with record_function("optimizer"):
+            opt.step()
+
+    step(*next(batches))
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step(*next(batches))
+        wall = (time.perf_counter() - t0) / steps
+    parts: dict[str, float] = {name: 0.0 for name in [*PARTS, "other"]}
+    phases = {}
+    for e in prof.key_averages():
+        if e.key in ("forward", "backward", "optimizer"):
+            phases[e.key] = e.cpu_time_total / steps / 1e3
+            continue
+        name = e.key.lower()
+        part = next((p for p, keys in PARTS.items() if any(k in name for k in keys)), "other")
+        parts[part] += e.self_cpu_time_total / steps / 1e3
+    total = sum(parts.values())
+    print(f"profile, {steps} steps of batch 1024, {str(dtype).removeprefix('torch.')}: {1e3 * wall:.0f} ms per step "
+          f"(profiled); phases " + ", ".join(f"{k} {v:.0f} ms" for k, v in phases.items()))
+    for name, ms in sorted(parts.items(), key=lambda kv: -kv[1]):
+        print(f"    {name:18s} {ms:7.1f} ms  {ms / total:5.1%}")
+
+
 def peak_rss_gib() -> float:
     """Peak resident memory so far; measured before the DataLoader comparison, whose workers are extra processes."""
     import resource
@@ -114,6 +168,7 @@ def main() -> None:
     ap.add_argument("--model-args", default="", help="fastnet arguments, e.g. 'widths=128,384,384'")
     ap.add_argument("--lr", type=float, default=FastConfig().lr)
     ap.add_argument("--dataloader-batches", type=int, default=10, help="0 skips the loader comparison")
+    ap.add_argument("--profile-steps", type=int, default=5, help="steps profiled by part (0 skips the profile)")
     ap.add_argument("--hold-out-val", action="store_true",
                     help="train on 45,000 images (5,000 held out) instead of airbench's all 50,000")
     ap.add_argument("--runs-dir", default="/tmp/neuralab-bench")
@@ -154,6 +209,8 @@ def main() -> None:
         if "dataloader_fp32" in t:
             print(f"epoch time, textbook pipeline (DataLoader + transforms.v2, fp32) {t['dataloader_fp32']:.1f} s vs "
                   f"ours ({name}) {t['ours']:.1f} s ({t['dataloader_fp32'] / t['ours']:.2f}x)")
+    if args.profile_steps > 0:
+        profile_parts(data, device, dtype, args.profile_steps, model_args)
     print(f"ratio: {achieved / peak:.2f}")
 
 
