@@ -59,6 +59,7 @@ def test_run_all_skips_missing_data_records_failures_and_builds_the_report(only_
     assert "wall s" in report and "Failed: broken" in report and "## Config that ran" in report
     assert page.headline.startswith("1 experiments ran, 0 reused, 1 skipped, 1 failed") and page.test["failed"] == 1
     assert set(page.details["seconds"]) == {"first", "needs-mnist", "broken"}
+    assert "CPU s" in report and "CPU time" in report and all(c >= 0 for c in page.details["cpu_seconds"].values())
 
     # A second tour does not repeat what finished, unless forced; a different quick setting is a different run.
     CALLS.clear()

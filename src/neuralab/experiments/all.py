@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +44,7 @@ class Step:
     detail: str  # the run's name, why it was skipped, or the error
     seconds: float  # wall time spent on it in this tour
     headline: str = ""  # the run's own headline, when there is a run
+    cpu_seconds: float = float("nan")  # CPU time of this process (all its threads, user + system) spent on it
 
     @property
     def line(self) -> str:
@@ -68,43 +69,50 @@ def finished_run(runs_dir: Path, name: str, quick: bool) -> Run | None:
 
 
 def _step(exp: Experiment, cfg: AllConfig, ctx: Context) -> Step:
-    """Skip, reuse, or run one experiment; a failure is recorded, never raised."""
-    t0 = time.perf_counter()
+    """Skip, reuse, or run one experiment, timed (wall and CPU); a failure is recorded, never raised."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    step = _outcome(exp, cfg, ctx)
+    return replace(step, seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0)
+
+
+def _outcome(exp: Experiment, cfg: AllConfig, ctx: Context) -> Step:
     reasons = ["--skip"] if exp.name in cfg.skip else exp.missing(ctx.settings)
     if reasons:
-        return Step(exp.name, "skipped", "; ".join(reasons), time.perf_counter() - t0)
+        return Step(exp.name, "skipped", "; ".join(reasons), 0.0)
     done = None if cfg.force else finished_run(ctx.settings.runs_dir, exp.name, cfg.quick)
     if done:
-        return Step(exp.name, "already finished", done.name, time.perf_counter() - t0, done.summary().headline)
+        return Step(exp.name, "already finished", done.name, 0.0, done.summary().headline)
     try:
         run, page = run_experiment(exp.name, exp.config(seed=cfg.seed, quick=cfg.quick), ctx.settings, log=ctx.log)
-        return Step(exp.name, "ran", run.name, time.perf_counter() - t0, page.headline)
+        return Step(exp.name, "ran", run.name, 0.0, page.headline)
     except Exception as e:  # noqa: BLE001 - one broken experiment must not stop the tour
         (ctx.run.path / f"{exp.name}.error.txt").write_text(traceback.format_exc())
-        return Step(exp.name, "failed", f"{type(e).__name__}: {e}", time.perf_counter() - t0)
+        return Step(exp.name, "failed", f"{type(e).__name__}: {e}", 0.0)
 
 
 def render(r: AllResult) -> Page:
     steps = r.steps
     count = {s: sum(1 for x in steps if x.status == s) for s in ("ran", "already finished", "skipped", "failed")}
     minutes = sum(x.seconds for x in steps) / 60
+    cpu = sum(x.cpu_seconds for x in steps if x.cpu_seconds == x.cpu_seconds) / 60
     page = Page("neuralab run all", f"{count['ran']} experiments ran, {count['already finished']} reused, "
                                     f"{count['skipped']} skipped, {count['failed']} failed ({minutes:.1f} min)",
                 test={"ran": count["ran"], "failed": count["failed"]})
-    page.add(f"Quick mode: {'on' if r.cfg.quick else 'off'}. Wall time of this tour: {minutes:.1f} minutes (each "
-             f"experiment's below; 'already finished' runs were reused, not timed)."
+    page.add(f"Quick mode: {'on' if r.cfg.quick else 'off'}. Wall time of this tour: {minutes:.1f} minutes, CPU time "
+             f"{cpu:.1f} minutes (each experiment's below; 'already finished' runs were reused, not timed)."
              + ("" if r.contention.quiet else " Other programs were using the CPUs meanwhile: these wall times "
                                               "include their work."),
-             table(["experiment", "status", "run / reason", "result", "wall s"],
-                   [[x.name, x.status, x.detail.replace("|", "/").replace("\n", " "), x.headline, f"{x.seconds:.1f}"]
-                    for x in steps]),
+             table(["experiment", "status", "run / reason", "result", "wall s", "CPU s"],
+                   [[x.name, x.status, x.detail.replace("|", "/").replace("\n", " "), x.headline, f"{x.seconds:.1f}",
+                     f"{x.cpu_seconds:.1f}"] for x in steps]),
              f"Portfolio: `{r.portfolio}`")
     failed = [x for x in steps if x.status == "failed"]
     if failed:
         page.findings.append(f"Failed: {', '.join(x.name for x in failed)} (tracebacks in `<name>.error.txt` in this "
                              f"run's folder).")
     page.details.update(status={x.name: x.line for x in steps}, failed=[x.name for x in failed],
-                        seconds={x.name: x.seconds for x in steps}, report=r.portfolio,
+                        seconds={x.name: x.seconds for x in steps},
+                        cpu_seconds={x.name: x.cpu_seconds for x in steps}, report=r.portfolio,
                         timing_measured=r.contention.quiet)
     return page
 
