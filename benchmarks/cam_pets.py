@@ -20,7 +20,7 @@ import time
 import torch
 
 from neuralab.config import Settings
-from neuralab.data.images import open_image, to_array
+from neuralab.experiments.detection_cam import shrunk_photo
 from neuralab.tasks.explain import load_classifier, localize, pet_species
 
 BATCH = 50
@@ -45,11 +45,7 @@ def main() -> None:
     started = time.perf_counter()
     for start in range(0, len(photos), BATCH):
         chunk = photos[start:start + BATCH]
-        images = []
-        for path, _ in chunk:
-            im = open_image(path)
-            im.thumbnail((224, 224))
-            images.append(to_array(im.convert("RGB"), None, "RGB"))
+        images = [shrunk_photo(path) for path, _ in chunk]
         found, method = localize(clf, images, k=1, method="cam")
         for (f,), image, (_, truth) in zip(found, images, chunk):
             pets += f.label_id in species_of

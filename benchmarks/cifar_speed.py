@@ -100,11 +100,12 @@ def epoch_seconds(data, device: torch.device, dtype: torch.dtype, batches: int, 
     return out
 
 
-PARTS = {  # op-name fragments -> the part of a training step they belong to (first match wins)
+PARTS = {  # op-name fragments -> the part of a training step they belong to (first match wins; the casts by their
+    # whole aten name, as "to" alone would also match every torch::autograd wrapper)
     "convolutions": ("conv",), "batch norm": ("batch_norm",), "GELU": ("gelu",), "pooling": ("pool",),
     "linear + loss": ("addmm", "mm", "linear", "cross_entropy", "log_softmax", "nll_loss"),
-    "casts and copies": ("copy_", "_to_copy", "to", "clone", "contiguous", "empty_like"),
-    "optimizer": ("_foreach", "sgd", "lerp", "add_", "mul_"),
+    "casts and copies": ("aten::copy_", "aten::_to_copy", "aten::to", "aten::clone", "aten::contiguous"),
+    "optimizer": ("_foreach", "sgd"),
 }
 
 
@@ -142,7 +143,8 @@ def profile_parts(data, device: torch.device, dtype: torch.dtype, steps: int, mo
             phases[e.key] = e.cpu_time_total / steps / 1e3
             continue
         name = e.key.lower()
-        part = next((p for p, keys in PARTS.items() if any(k in name for k in keys)), "other")
+        part = next((p for p, keys in PARTS.items()
+                     if any(name == k if k.startswith("aten::") else k in name for k in keys)), "other")
         parts[part] += e.self_cpu_time_total / steps / 1e3
     total = sum(parts.values())
     print(f"profile, {steps} steps of batch 1024, {str(dtype).removeprefix('torch.')}: {1e3 * wall:.0f} ms per step "

@@ -53,6 +53,12 @@ def test_run_all_skips_missing_data_records_failures_and_builds_the_report(only_
     assert (run.path / "broken.error.txt").read_text().count("boom")
     assert CALLS == ["first", "broken"]
     assert "first/index.html" in (tmp_path / "site" / "index.html").read_text()
+    # the portfolio says why an experiment has no run: from this tour, and later from the finished tour's record
+    assert "skipped: mnist not found" in (tmp_path / "site" / "index.html").read_text()
+    from neuralab.report.site import build_site
+
+    again = build_site([settings.runs_dir], tmp_path / "rebuilt").read_text()
+    assert "skipped: mnist not found" in again and "failed: RuntimeError: boom" in again
     # the page: what ran, with each experiment's wall time and result, and what failed
     report = (run.path / "report.md").read_text()
     assert "| first | ran |" in report and "75% fake accuracy" in report and "| broken | failed |" in report

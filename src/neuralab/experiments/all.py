@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -43,8 +43,8 @@ class Step:
     status: Status
     detail: str  # the run's name, why it was skipped, or the error
     seconds: float  # wall time spent on it in this tour
+    cpu_seconds: float  # CPU time of this process (all its threads, user + system) spent on it
     headline: str = ""  # the run's own headline, when there is a run
-    cpu_seconds: float = float("nan")  # CPU time of this process (all its threads, user + system) spent on it
 
     @property
     def line(self) -> str:
@@ -71,30 +71,31 @@ def finished_run(runs_dir: Path, name: str, quick: bool) -> Run | None:
 def _step(exp: Experiment, cfg: AllConfig, ctx: Context) -> Step:
     """Skip, reuse, or run one experiment, timed (wall and CPU); a failure is recorded, never raised."""
     t0, c0 = time.perf_counter(), time.process_time()
-    step = _outcome(exp, cfg, ctx)
-    return replace(step, seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0)
+    status, detail, headline = _outcome(exp, cfg, ctx)
+    return Step(exp.name, status, detail, time.perf_counter() - t0, time.process_time() - c0, headline)
 
 
-def _outcome(exp: Experiment, cfg: AllConfig, ctx: Context) -> Step:
+def _outcome(exp: Experiment, cfg: AllConfig, ctx: Context) -> tuple[Status, str, str]:
+    """(status, the run's name or why not, the run's headline)."""
     reasons = ["--skip"] if exp.name in cfg.skip else exp.missing(ctx.settings)
     if reasons:
-        return Step(exp.name, "skipped", "; ".join(reasons), 0.0)
+        return "skipped", "; ".join(reasons), ""
     done = None if cfg.force else finished_run(ctx.settings.runs_dir, exp.name, cfg.quick)
     if done:
-        return Step(exp.name, "already finished", done.name, 0.0, done.summary().headline)
+        return "already finished", done.name, done.summary().headline
     try:
         run, page = run_experiment(exp.name, exp.config(seed=cfg.seed, quick=cfg.quick), ctx.settings, log=ctx.log)
-        return Step(exp.name, "ran", run.name, 0.0, page.headline)
+        return "ran", run.name, page.headline
     except Exception as e:  # noqa: BLE001 - one broken experiment must not stop the tour
         (ctx.run.path / f"{exp.name}.error.txt").write_text(traceback.format_exc())
-        return Step(exp.name, "failed", f"{type(e).__name__}: {e}", 0.0)
+        return "failed", f"{type(e).__name__}: {e}", ""
 
 
 def render(r: AllResult) -> Page:
     steps = r.steps
     count = {s: sum(1 for x in steps if x.status == s) for s in ("ran", "already finished", "skipped", "failed")}
     minutes = sum(x.seconds for x in steps) / 60
-    cpu = sum(x.cpu_seconds for x in steps if x.cpu_seconds == x.cpu_seconds) / 60
+    cpu = sum(x.cpu_seconds for x in steps) / 60
     page = Page("neuralab run all", f"{count['ran']} experiments ran, {count['already finished']} reused, "
                                     f"{count['skipped']} skipped, {count['failed']} failed ({minutes:.1f} min)",
                 test={"ran": count["ran"], "failed": count["failed"]})
@@ -129,6 +130,7 @@ def measure(cfg: AllConfig, ctx: Context) -> AllResult:
                 continue
             steps.append(_step(exp, cfg, ctx))
             ctx.log(f"[all] {exp.name}: {steps[-1].line} ({steps[-1].seconds:.0f} s)")
-    index = build_site([ctx.settings.runs_dir], Path(cfg.report_dir))
+    missing = {x.name: x.line for x in steps if x.status in ("skipped", "failed")}  # this tour is not finished yet
+    index = build_site([ctx.settings.runs_dir], Path(cfg.report_dir), missing)
     ctx.log(f"[all] portfolio: {index}")
     return AllResult(cfg, steps, str(index), watch.contention)

@@ -59,7 +59,8 @@ def _photos(folder: Path, n: int) -> list[tuple[Path, str]]:
     return [x for pair in zip(cats, dogs) for x in pair][:n]
 
 
-def _shrunk(path: Path) -> np.ndarray:
+def shrunk_photo(path: Path) -> np.ndarray:
+    """A photo shrunk to fit SIDE x SIDE (the network stretches it to 224x224 anyway), as (3, H, W) uint8 RGB."""
     im = open_image(path)
     im.thumbnail((SIDE, SIDE))
     return to_array(im.convert("RGB") if im.mode != "RGB" else im, None, "RGB")
@@ -78,7 +79,7 @@ def measure_cam(settings: Settings, n: int) -> CamResult:
     try:
         clf = load_classifier(ARCH, settings.weights_dir)
         species = pet_species(clf.classes)
-        images = [_shrunk(p) for p, _ in photos]
+        images = [shrunk_photo(p) for p, _ in photos]
         found, used = localize(clf, images, k=1, method="cam")
     except NeuralabError as e:  # a damaged file or a labels file in another order: said, not a crash
         return CamResult("", "", [], f"The pretrained MobileNetV2 could not localise the photos here: {e}")

@@ -45,7 +45,6 @@ class DetectorSpec:
     coco_map: float | None  # torchvision's reference box mAP on COCO val2017 (None: no published weights)
     trunk: str = "mobilenet_v3_large"  # the classifier whose `features` carry the detector
     builder: str = "torchvision"  # "ssdlite": neuralab's SSDLite (models/ssdlite.py); else torchvision's function
-    head: str = ""  # prefix skipped by load_matching (set per call)
 
 
 _SSD_HEAD = ("head.classification_head",)
@@ -197,13 +196,11 @@ def _state_classes(spec: DetectorSpec, state: dict[str, torch.Tensor]) -> int | 
 
 def _load(model: nn.Module, spec: DetectorSpec, state: dict[str, torch.Tensor], source: str, keep_head: bool) -> None:
     """Shape-checked load; with keep_head=False the class-dependent layers stay freshly initialised."""
-    if keep_head:
-        load_matching(model, DetectorSpec(spec.name, "", (), 0, 0, head="\0"), state, source)  # type: ignore[arg-type]
-        return
-    in_head = lambda k: any(k.startswith(h + ".") for h in spec.class_heads)  # noqa: E731
-    fresh = {k: v for k, v in model.state_dict().items() if in_head(k)}
-    state = {**{k: v for k, v in state.items() if not in_head(k)}, **fresh}
-    load_matching(model, DetectorSpec(spec.name, "", (), 0, 0, head="\0"), state, source)  # type: ignore[arg-type]
+    if not keep_head:
+        in_head = lambda k: any(k.startswith(h + ".") for h in spec.class_heads)  # noqa: E731
+        fresh = {k: v for k, v in model.state_dict().items() if in_head(k)}
+        state = {**{k: v for k, v in state.items() if not in_head(k)}, **fresh}
+    load_matching(model, spec.name, state, source)
 
 
 def set_image_size(model: nn.Module, size: int) -> None:

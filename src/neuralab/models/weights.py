@@ -157,16 +157,17 @@ def read_weights_file(path: Path) -> tuple[dict[str, torch.Tensor], ModelCard | 
     return clean, card
 
 
-def load_matching(model: nn.Module, spec: BackboneSpec, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load every tensor but the head's; any name or shape difference is an error listing them."""
-    is_head = lambda k: k.startswith(spec.head + ".")  # noqa: E731
+def load_matching(model: nn.Module, name: str, state: dict[str, torch.Tensor], source: str, skip: str = "") -> None:
+    """Load every tensor of `state` into `model` (architecture `name`) but those under the prefix `skip` (a head
+    that is replaced); any other name or shape difference is an error listing them."""
+    is_head = lambda k: bool(skip) and k.startswith(skip + ".")  # noqa: E731
     want = {k: v for k, v in model.state_dict().items() if not is_head(k)}
     have = {k: v for k, v in state.items() if not is_head(k)}
     problems = [f"  {k}: file {tuple(have[k].shape) if k in have else 'missing'} vs model {tuple(v.shape)}"
                 for k, v in want.items() if k not in have or have[k].shape != v.shape]
-    problems += [f"  {k}: in the file but not in {spec.name}" for k in have if k not in want]
+    problems += [f"  {k}: in the file but not in {name}" for k in have if k not in want]
     if problems:
-        raise CheckpointError(f"{source} does not fit {spec.name} ({len(problems)} difference(s)); was it saved from "
+        raise CheckpointError(f"{source} does not fit {name} ({len(problems)} difference(s)); was it saved from "
                               f"another architecture?\n" + "\n".join(problems[:10]))
     model.load_state_dict(have, strict=False)
 
@@ -174,10 +175,10 @@ def load_matching(model: nn.Module, spec: BackboneSpec, state: dict[str, torch.T
 def load_backbone_weights(model: nn.Module, spec: BackboneSpec, source: str) -> None:
     """Load `source` ('imagenet' or a path) into `model`."""
     if source == "imagenet":
-        load_matching(model, spec, imagenet_state(spec), f"ImageNet weights for {spec.name}")
+        load_matching(model, spec.name, imagenet_state(spec), f"ImageNet weights for {spec.name}", spec.head)
         return
     state, _ = read_weights_file(Path(source).expanduser())
-    load_matching(model, spec, state, source)
+    load_matching(model, spec.name, state, source, spec.head)
 
 
 def preprocessing(spec: BackboneSpec, source: str, mean: tuple[float, ...] = (), std: tuple[float, ...] = ()

@@ -157,9 +157,9 @@ def tour_status(paths: list[Path]) -> dict[str, str]:
     """What the newest `run all` said of each experiment it did not run ('skipped: ...', 'failed: ...')."""
     tours = sorted((r for root in paths for r in (Run(p.parent) for p in root.glob("*/config.json"))
                     if r.config().get("experiment") == "all" and r.finished), key=lambda r: r.name)
-    steps = tours[-1].summary().details.get("steps", []) if tours else []
-    return {s["name"]: f"{s['status']}: {s['detail']}" for s in steps
-            if isinstance(s, dict) and s.get("status") in ("skipped", "failed")}
+    lines = tours[-1].summary().details.get("status", {}) if tours else {}  # name -> "status: detail"
+    return {name: line for name, line in (lines.items() if isinstance(lines, dict) else ())
+            if isinstance(line, str) and line.startswith(("skipped:", "failed:"))}
 
 
 def build_site(paths: list[Path], out: Path, status: dict[str, str] | None = None) -> Path:

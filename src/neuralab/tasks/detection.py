@@ -116,6 +116,11 @@ def output_stems(files: Sequence[Path]) -> list[str]:
     return out
 
 
+def read_rgb(path: Path, max_pixels: int | None = None) -> np.ndarray:
+    """A photo as (3, H, W) uint8 RGB through the one image reader (its pixel limit, or `max_pixels`)."""
+    return to_array(open_image(path, **({"max_pixels": max_pixels} if max_pixels else {})), None, "RGB")
+
+
 def write_detections(files: Sequence[Path], find: Callable[[np.ndarray], list[dict[str, Any]]],
                      header: dict[str, Any], out_dir: Path | None = None, max_pixels: int | None = None
                      ) -> list[dict[str, Any]]:
@@ -125,7 +130,7 @@ def write_detections(files: Sequence[Path], find: Callable[[np.ndarray], list[di
         out_dir.mkdir(parents=True, exist_ok=True)
     records = []
     for path, stem in zip(files, output_stems(files)):
-        image = to_array(open_image(path, **({"max_pixels": max_pixels} if max_pixels else {})), None, "RGB")
+        image = read_rgb(path, max_pixels)
         dets = find(image)
         rec = {"image": str(path), "width": image.shape[2], "height": image.shape[1], "detections": dets}
         if out_dir:

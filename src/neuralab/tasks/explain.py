@@ -15,7 +15,7 @@ network), else from torchvision's list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,7 +25,7 @@ import torchvision
 from PIL import Image, ImageDraw
 from torch import nn
 
-from neuralab.data.images import open_image, to_array, to_mode
+from neuralab.data.images import to_mode
 from neuralab.errors import ConfigError
 from neuralab.files import atomic_write_json
 from neuralab.models.backbone_specs import BACKBONES
@@ -34,7 +34,7 @@ from neuralab.models.checkpoint import load_model
 from neuralab.models.weights import (KNOWN_CHECKPOINTS, imagenet_state, load_matching, read_weights_file,
                                      resolve_pretrained)
 from neuralab.report.detection import overlay
-from neuralab.tasks.detection import output_stems, write_detections
+from neuralab.tasks.detection import output_stems, read_rgb, write_detections
 
 LABELS_FILE = "imagenet_labels.txt"
 METHODS = ("auto", "cam", "gradcam")
@@ -101,7 +101,7 @@ def _backbone_classifier(arch: str, source: str, weights_dir: Path) -> Classifie
     if head is None:
         raise ConfigError(f"{found.weights} has no {spec.head}.weight: not a whole {arch} classifier")
     model = torchvision.models.get_model(arch, weights=None, num_classes=int(head.shape[0]))
-    load_matching(model, replace(spec, head="\0"), state, found.about)
+    load_matching(model, arch, state, found.about)  # the whole classifier, its ImageNet head included
     folders = [Path(found.weights).parent] if found.weights != "imagenet" else []
     classes = imagenet_classes(int(head.shape[0]), arch, [*folders, weights_dir])
     return Classifier(model.eval(), classes, found.mean or spec.mean, found.std or spec.std, (spec.crop, spec.crop),
@@ -176,17 +176,13 @@ def localize(clf: Classifier, images: Sequence[np.ndarray], k: int = 1, method: 
     return out, used
 
 
-def _read(path: Path, max_pixels: int | None) -> np.ndarray:
-    return to_array(open_image(path, **({"max_pixels": max_pixels} if max_pixels else {})), None, "RGB")
-
-
 def explain_files(clf: Classifier, files: Sequence[Path], out_dir: Path, k: int = 1, method: str = "auto",
                   max_pixels: int | None = None) -> list[dict[str, Any]]:
     """Write <name>-<rank>.png (the photo under the rank-th class's map, its box drawn) and explain.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
     records, used = [], method
     for path, stem in zip(files, output_stems(files)):
-        image = _read(path, max_pixels)
+        image = read_rgb(path, max_pixels)
         (found,), used = localize(clf, [image], k, method)
         overlays = []
         for r, f in enumerate(found, start=1):
