@@ -50,10 +50,9 @@ class TrunkComparison:
 def _curve(run: Run) -> tuple[list[int], list[float], list[float]]:
     """(images seen, training seconds, val mAP@0.5), cumulative per epoch, from the run's metrics.jsonl."""
     seen, secs, total_seen, total_s = [], [], 0, 0.0
-    for row in run.metrics("train"):
-        s = row.seconds or 0.0
-        total_seen += round(row.metric("images_per_s", 0.0) * s)
-        total_s += s
+    for row in run.metrics("train"):  # each epoch's images, as training counted them
+        total_seen += int(row.metric("images"))
+        total_s += row.seconds or 0.0
         seen.append(total_seen), secs.append(total_s)
     return seen, secs, [row.metric("map50") for row in run.metrics("val")]
 

@@ -281,7 +281,7 @@ def _epochs(model: nn.Module, opt: torch.optim.Optimizer, data: DetDataset, cfg:
         train_seconds, epochs_run = train_seconds + seconds, epoch
         seen = min(len(data.train), (step - before) * cfg.batch_size)
         seen_total += seen
-        run.log(epoch, "train", loss, {"images_per_s": seen / seconds, "steps": step},
+        run.log(epoch, "train", loss, {"images_per_s": seen / seconds, "images": seen, "steps": step},
                 lr=cfg.lr * _lr_at(step, 0, clock.progress(step)), seconds=seconds)
         val, _ = evaluate(model, data.val, cfg.batch_size)
         run.log(epoch, "val", None, val)
