@@ -33,6 +33,7 @@ import torch
 from neuralab.config import Settings
 from neuralab.data.base import Split, make_dataset
 from neuralab.device import autocast, pick_device, resolve_precision
+from neuralab.heap import retained_heap
 from neuralab.models import create_model
 from neuralab.models.flops import count_flops, matmul_gflops
 from neuralab.runs import Run
@@ -83,11 +84,12 @@ def epoch_seconds(data, device: torch.device, dtype: torch.dtype, batches: int, 
             loss.backward()
             opt.step()
 
-        step(*next(batch_iter))
-        t0 = time.perf_counter()
-        for _ in range(batches):
+        with retained_heap():  # as train_fast runs: each step reuses the last one's memory
             step(*next(batch_iter))
-        return (time.perf_counter() - t0) / batches * steps_per_epoch
+            t0 = time.perf_counter()
+            for _ in range(batches):
+                step(*next(batch_iter))
+            return (time.perf_counter() - t0) / batches * steps_per_epoch
 
     def dataloader():
         return iter(DataLoader(PerSample(), batch_size=1024, shuffle=True, num_workers=2, drop_last=True))
@@ -130,8 +132,9 @@ def profile_parts(data, device: torch.device, dtype: torch.dtype, steps: int, mo
         with record_function("optimizer"):
             opt.step()
 
-    step(*next(batches))
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with retained_heap():
+        step(*next(batches))
+    with retained_heap(), profile(activities=[ProfilerActivity.CPU]) as prof:
         t0 = time.perf_counter()
         for _ in range(steps):
             step(*next(batches))

@@ -15,7 +15,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "neuralab"
 FILES = sorted(SRC.rglob("*.py"))
 LAYERS = [
-    ("core", {"__init__", "errors", "registry", "files", "config", "seed", "device"}),
+    ("core", {"__init__", "errors", "registry", "files", "config", "seed", "device", "heap"}),
     ("data", {"data"}),
     ("records", {"records"}),
     ("artifacts", {"runs", "report"}),  # run folders and what is drawn from them: they only read runs

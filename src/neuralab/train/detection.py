@@ -23,6 +23,7 @@ from torch import nn
 from neuralab.config import Config, Settings, option, to_dict
 from neuralab.data import load_dataset
 from neuralab.data.detection import DetDataset, DetSplit
+from neuralab.heap import retained_heap
 from neuralab.data.detection_augment import augment
 from neuralab.data.registry import DATASETS, parse_name
 from neuralab.errors import ConfigError, TrainingDiverged
@@ -314,7 +315,8 @@ def train_detector(cfg: DetectTrainConfig, settings: Settings | None = None, run
     budget = f", budget {cfg.time_budget_min:g} min" if cfg.time_budget_min else ""
     log(f"[train-detector] {cfg.model} on {data.source}: {len(data.train)} train / {len(data.val)} val / "
         f"{len(data.test)} test images, {data.num_classes} classes{budget}; trunk: {trunk}; run {run.path}")
-    epochs_run, step, best, train_seconds, seen = _epochs(model, opt, data, cfg, run, clock, log)
+    with retained_heap():
+        epochs_run, step, best, train_seconds, seen = _epochs(model, opt, data, cfg, run, clock, log)
     train_done = clock.elapsed()
     model, _ = load_detector(run.checkpoints / "model.safetensors")
     test, preds = evaluate(model, data.test, cfg.batch_size)

@@ -39,6 +39,7 @@ from neuralab.config import Config, option, section, to_dict
 from neuralab.data.augment import cutout, translate
 from neuralab.data.base import Dataset
 from neuralab.device import autocast, grad_scaler, resolve_precision
+from neuralab.heap import retained_heap
 from neuralab.models import create_model
 from neuralab.models.checkpoint import save_model
 from neuralab.models.fastnet import PatchWhitening
@@ -234,22 +235,23 @@ def train_fast(data: Dataset, cfg: FastConfig, run: Run, device: torch.device, s
     run.write_config({"command": "train-fast", "config": to_dict(cfg), "seed": seed, "data": data.describe(),
                       "precision": str(dtype).removeprefix("torch.")})
     epoch, trained, curve, start = 0, 0, [], time.perf_counter()
-    while recipe.step < total:
-        epoch += 1
-        t0 = time.perf_counter()
-        for whiten in whitens:  # gradient None from here on: SGD leaves the bias (and its momentum) alone
-            whiten.bias.requires_grad_(epoch <= cfg.whiten_bias_epochs)
-        loss_sum, correct, seen = recipe.epoch(epoch, batches)
-        trained, seconds = trained + seen, time.perf_counter() - t0
-        run.log(epoch, "train", loss_sum / seen, {"accuracy": correct / seen}, lr=recipe.sched.get_last_lr()[1],
-                seconds=seconds)
-        if cfg.full_train:  # the validation images were trained on: no honest per-epoch check is left
-            curve.append(correct / seen)
-            log(f"epoch {epoch}  train loss {loss_sum / seen:.4f}  ({seconds:.1f}s)")
-            continue
-        curve.append(_accuracy(predict_tta(model, xv, min(cfg.tta, 1), dtype=dtype), yv))
-        run.log(epoch, "val", None, {"accuracy": curve[-1]})
-        log(f"epoch {epoch}  train loss {loss_sum / seen:.4f}  val accuracy {curve[-1]:.4f}  ({seconds:.1f}s)")
+    with retained_heap():  # each step reuses the last step's memory (see neuralab.heap)
+        while recipe.step < total:
+            epoch += 1
+            t0 = time.perf_counter()
+            for whiten in whitens:  # gradient None from here on: SGD leaves the bias (and its momentum) alone
+                whiten.bias.requires_grad_(epoch <= cfg.whiten_bias_epochs)
+            loss_sum, correct, seen = recipe.epoch(epoch, batches)
+            trained, seconds = trained + seen, time.perf_counter() - t0
+            run.log(epoch, "train", loss_sum / seen, {"accuracy": correct / seen},
+                    lr=recipe.sched.get_last_lr()[1], seconds=seconds)
+            if cfg.full_train:  # the validation images were trained on: no honest per-epoch check is left
+                curve.append(correct / seen)
+                log(f"epoch {epoch}  train loss {loss_sum / seen:.4f}  ({seconds:.1f}s)")
+                continue
+            curve.append(_accuracy(predict_tta(model, xv, min(cfg.tta, 1), dtype=dtype), yv))
+            run.log(epoch, "val", None, {"accuracy": curve[-1]})
+            log(f"epoch {epoch}  train loss {loss_sum / seen:.4f}  val accuracy {curve[-1]:.4f}  ({seconds:.1f}s)")
     train_seconds = time.perf_counter() - start
     del batches, x
     xt, yt = normalize(data.test.x, data, device, dtype), torch.from_numpy(data.test.y).to(device)

@@ -28,6 +28,7 @@ from neuralab.data.preprocess import Preprocess
 from neuralab.device import autocast, grad_scaler, pick_device, resolve_precision
 from neuralab.errors import CheckpointError, ConfigError, Preempted, TrainingDiverged
 from neuralab.files import remove_stale_temp_files
+from neuralab.heap import retained_heap
 from neuralab.models import create_model
 from neuralab.models.checkpoint import load_state, load_weights, read_card, read_tensors, save_model, save_state
 from neuralab.records import ModelCard
@@ -241,7 +242,7 @@ class Trainer:
     def fit(self, resume: bool = False) -> TrainResult:
         if resume:
             self.restore()
-        with Preemption() as self.preemption:
+        with Preemption() as self.preemption, retained_heap():
             try:
                 return self._fit()
             finally:
