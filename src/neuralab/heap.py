@@ -6,7 +6,8 @@ maps, zero-fills and faults in ~200,000 new pages: measured here, 1,090 ms per f
 against 875 ms with the memory kept (0 page faults per step), and 4x less system CPU time. `retained_heap()` turns
 mmap off for large blocks and trimming off for the span of the loop (everything comes from the heap and stays
 there), then restores the defaults and hands the free pages back (`malloc_trim`), so the memory a run leaves free
-does not stay resident after it. On anything but glibc (macOS, Windows, musl) it does nothing.
+does not stay resident after it. On anything but glibc (macOS, Windows, musl) it does nothing; nor with
+NEURALAB_RETAIN_HEAP=0 (to compare, or where the extra resident memory matters more than the time).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import os
 import sys
 import threading
 from typing import Iterator
@@ -52,7 +54,7 @@ def retained_heap() -> Iterator[None]:
     """Inside: freed memory is kept for reuse (no mmap per large block, no trimming). Nests; the outermost exit
     restores glibc's defaults and returns the free pages to the system."""
     global _depth
-    if _LIBC is None:
+    if _LIBC is None or os.environ.get("NEURALAB_RETAIN_HEAP") == "0":
         yield
         return
     with _lock:
