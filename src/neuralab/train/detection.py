@@ -248,6 +248,10 @@ def _build(cfg: DetectTrainConfig, data: DetDataset, settings: Settings
         # few hundred steps the eval-mode statistics would lag the weights by dozens of steps.
         if isinstance(m, nn.BatchNorm2d) and m.momentum is not None:
             m.momentum = max(m.momentum, cfg.bn_momentum)
+    # Channels-last weights make oneDNN run the whole net channels-last: SSDLite-MobileNetV3 at 96 px, batch 16,
+    # fp32 trained at 92 images/s here against 73 in the default layout (bf16 was slower: 57-63 images/s, the
+    # depthwise convolutions gain nothing from AMX and the casts cost).
+    model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(_param_groups(model, cfg, pretrained=cfg.weights == "none" and info["trunk"] != "random"),
                             lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
     return model, opt, info["trunk"]
