@@ -5,8 +5,9 @@ allocates its activations and gradients fresh (fastnet at batch 1024: ~0.8 GB a 
 maps, zero-fills and faults in ~200,000 new pages: measured here, 1,090 ms per fastnet step with the default
 against 875 ms with the memory kept (0 page faults per step), and 4x less system CPU time. `retained_heap()` turns
 mmap off for large blocks and trimming off for the span of the loop (everything comes from the heap and stays
-there), then restores the defaults and hands the free pages back (`malloc_trim`), so the memory a run leaves free
-does not stay resident after it. On anything but glibc (macOS, Windows, musl) it does nothing; nor with
+there), then restores glibc's thresholds and hands the free pages back (`malloc_trim`), so the memory a run leaves
+free does not stay resident after it (the freed address range stays in the heap: a later large block that fits it
+is served from it, faulting its pages in once, rather than mmapped). On anything but glibc (macOS, Windows, musl) it does nothing; nor with
 NEURALAB_RETAIN_HEAP=0 (to compare, or where the extra resident memory matters more than the time).
 """
 
