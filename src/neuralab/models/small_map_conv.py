@@ -42,7 +42,7 @@ class _Conv3x3(torch.autograd.Function):
             grad_x = torch.ops.aten.convolution_backward(grad, x, weight, None, [1, 1], [1, 1], [1, 1], False,
                                                          [0, 0], 1, [True, False, False])[0]
         if ctx.needs_input_grad[1]:
-            grad_w = weight_grad(grad, x).to(weight.dtype)
+            grad_w = weight_grad(grad, x)
         return grad_x, grad_w
 
 
@@ -56,10 +56,8 @@ class SmallMapConv2d(nn.Conv2d):
         small = x.shape[-2] * x.shape[-1] <= MAX_MAP_PIXELS
         if not (small and x.device.type == "cpu" and torch.is_grad_enabled() and self.weight.requires_grad):
             return super().forward(x)
-        weight = self.weight
-        if torch.is_autocast_enabled("cpu"):  # a custom Function is not autocast: cast as F.conv2d would be
-            dtype = torch.get_autocast_dtype("cpu")
-            x, weight = x.to(dtype), weight.to(dtype)
-            with torch.autocast("cpu", enabled=False):
-                return _Conv3x3.apply(x, weight)
-        return _Conv3x3.apply(x, weight)
+        if not torch.is_autocast_enabled("cpu"):
+            return _Conv3x3.apply(x, self.weight)
+        dtype = torch.get_autocast_dtype("cpu")  # a custom Function is not autocast: cast as F.conv2d would be
+        with torch.autocast("cpu", enabled=False):
+            return _Conv3x3.apply(x.to(dtype), self.weight.to(dtype))

@@ -23,10 +23,10 @@ from torch import nn
 from neuralab.config import Config, Settings, option, to_dict
 from neuralab.data import load_dataset
 from neuralab.data.detection import DetDataset, DetSplit
-from neuralab.heap import retained_heap
 from neuralab.data.detection_augment import augment
 from neuralab.data.registry import DATASETS, parse_name
 from neuralab.errors import ConfigError, TrainingDiverged
+from neuralab.heap import retained_heap
 from neuralab.models.checkpoint import save_model
 from neuralab.models.detectors import DETECTORS, build_detector, detector_card, load_detector
 from neuralab.records import RunSummary
