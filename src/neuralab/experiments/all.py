@@ -119,7 +119,7 @@ def render(r: AllResult) -> Page:
 
 
 @experiment("all", AllConfig, "every experiment and mini-project in order, then the HTML report", render, order=100,
-            examples=["neuralab run all --quick", "neuralab run all --only mnist,cifar10 --force"])
+            examples=["neuralab run all --quick", "neuralab run all --only mnist,cifar10 --force"], tour=True)
 def measure(cfg: AllConfig, ctx: Context) -> AllResult:
     todo = sorted((e for _, e in EXPERIMENTS.items() if e.name not in WRAPPERS and not e.manual),
                   key=lambda e: (e.order, e.name))

@@ -56,7 +56,7 @@ def render(r: DemoResult) -> Page:
 
 
 @experiment("demo", DemoConfig, "the embedded-data tour run by `make demo` (every demo experiment, quick mode)",
-            render, order=99, examples=["neuralab run demo", "neuralab run demo --only quickstart"])
+            render, order=99, examples=["neuralab run demo", "neuralab run demo --only quickstart"], tour=True)
 def measure(cfg: DemoConfig, ctx: Context) -> DemoResult:
     parts = sorted((e for _, e in EXPERIMENTS.items() if e.demo), key=lambda e: (e.order, e.name))
     unknown = sorted(set(cfg.only) - {e.name for e in parts})
