@@ -1,18 +1,26 @@
 import dataclasses
 import json
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 
+from neuralab import heap
 from neuralab.cli import main
 from neuralab.experiments import EXPERIMENTS, Experiment, ExperimentConfig, run_experiment
+from neuralab.experiments.timing import cpu_seconds
 from neuralab.report.page import Page
 
 CALLS: list[str] = []
+HEAP_DEPTHS: list[int] = []  # neuralab.heap's nesting depth inside each fake measure
 
 
 def fake(name: str, fail: bool = False):
     def measure(cfg, ctx):
         CALLS.append(name)
+        HEAP_DEPTHS.append(heap._depth)
         if fail:
             raise RuntimeError("boom")
         ctx.run.log(1, "train", 0.5, {"accuracy": 0.8})
@@ -35,6 +43,7 @@ def fake_experiment(name: str, order: int, needs=(), fail: bool = False, ready=N
 def only_fakes(monkeypatch):
     """Replace the registry's experiments with three fakes (and the real `all`)."""
     CALLS.clear()
+    HEAP_DEPTHS.clear()
     entries = {"all": EXPERIMENTS.get("all"),
                "first": fake_experiment("first", 1),
                "needs-mnist": fake_experiment("needs-mnist", 2, needs=("mnist",)),
@@ -66,6 +75,9 @@ def test_run_all_skips_missing_data_records_failures_and_builds_the_report(only_
     assert page.headline.startswith("1 experiments ran, 0 reused, 1 skipped, 1 failed") and page.test["failed"] == 1
     assert set(page.details["seconds"]) == {"first", "needs-mnist", "broken"}
     assert "CPU s" in report and "CPU time" in report and all(c >= 0 for c in page.details["cpu_seconds"].values())
+    # Each part measures in a kept heap of its own (trimmed when it ends); the tour itself keeps none.
+    if heap._LIBC is not None and os.environ.get("NEURALAB_RETAIN_HEAP") != "0":
+        assert HEAP_DEPTHS == [1, 1] and not heap.active()
 
     # A second tour does not repeat what finished, unless forced; a different quick setting is a different run.
     CALLS.clear()
@@ -123,3 +135,11 @@ def test_needs_alternatives_and_other_requirements_give_one_line_reasons(setting
     reasons = EXPERIMENTS.get("cats-dogs").missing(settings)
     assert "pets-cats-dogs not found" in reasons[0] and "cats-dogs-filtered not found" in reasons[0]
     assert "no ImageNet weights here" in reasons[1] and str(settings.weights_dir) in reasons[1]
+
+
+def test_cpu_seconds_count_the_child_processes_a_part_runs():
+    """The Keras twin on TensorFlow trains in a child process: the tour's CPU column must include it."""
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass"
+    c0, p0 = cpu_seconds(), time.process_time()
+    subprocess.run([sys.executable, "-c", burn], check=True)
+    assert cpu_seconds() - c0 >= 0.4 > 4 * (time.process_time() - p0)

@@ -17,7 +17,7 @@ from typing import Literal
 
 from neuralab.config import option
 from neuralab.experiments.registry import EXPERIMENTS, Context, Experiment, ExperimentConfig, experiment, run_experiment
-from neuralab.experiments.timing import Contention, CpuWatch
+from neuralab.experiments.timing import Contention, CpuWatch, cpu_seconds
 from neuralab.report.markdown import table
 from neuralab.report.page import Page
 from neuralab.report.site import build_site
@@ -43,7 +43,7 @@ class Step:
     status: Status
     detail: str  # the run's name, why it was skipped, or the error
     seconds: float  # wall time spent on it in this tour
-    cpu_seconds: float  # CPU time of this process (all its threads, user + system) spent on it
+    cpu_seconds: float  # CPU time (user + system) of this process's threads and its child processes spent on it
     headline: str = ""  # the run's own headline, when there is a run
 
     @property
@@ -70,9 +70,9 @@ def finished_run(runs_dir: Path, name: str, quick: bool) -> Run | None:
 
 def _step(exp: Experiment, cfg: AllConfig, ctx: Context) -> Step:
     """Skip, reuse, or run one experiment, timed (wall and CPU); a failure is recorded, never raised."""
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     status, detail, headline = _outcome(exp, cfg, ctx)
-    return Step(exp.name, status, detail, time.perf_counter() - t0, time.process_time() - c0, headline)
+    return Step(exp.name, status, detail, time.perf_counter() - t0, cpu_seconds() - c0, headline)
 
 
 def _outcome(exp: Experiment, cfg: AllConfig, ctx: Context) -> tuple[Status, str, str]:

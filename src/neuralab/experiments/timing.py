@@ -8,9 +8,15 @@ programs were competing for the CPUs and a page shows accuracies but says its ti
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+try:
+    import resource
+except ImportError:  # Windows: no child-process accounting
+    resource = None  # type: ignore[assignment]
 
 BUSY = 0.1  # waiting for a CPU more than this share of the running time: the seconds are not this run's own
 
@@ -34,6 +40,16 @@ class Contention:
         share = 100 * self.wait_seconds / max(self.cpu_seconds, 1e-9)
         return (f"Timing not measured: other programs were using the CPUs (this run's threads waited for a CPU "
                 f"{share:.0f}% as long as they ran), so seconds would measure them too. Accuracies are unaffected.")
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and of its finished child processes: the parts of a run that
+    happen in a fresh interpreter (the Keras twin on TensorFlow, a reload check) cost CPU time too, and
+    `/usr/bin/time` counts them."""
+    if resource is None:
+        return time.process_time()
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + child.ru_utime + child.ru_stime
 
 
 def _schedstat() -> tuple[float, float] | None:
