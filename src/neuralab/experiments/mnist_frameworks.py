@@ -27,6 +27,7 @@ from neuralab.experiments.evaluation import ClassEval, evaluate_classifier, eval
 from neuralab.experiments.registry import Context
 from neuralab.experiments.sweep import train_trial
 from neuralab.frameworks import import_keras, keras_backend_missing, keras_unsupported
+from neuralab.frameworks.keras_process import fit_twin_in_process
 from neuralab.records import EpochRow
 
 if TYPE_CHECKING:
@@ -128,13 +129,18 @@ def run_torch(cfg: "MnistConfig", ctx: Context, data: Dataset) -> FrameworkRun:
 
 
 def run_keras(cfg: "MnistConfig", ctx: Context, data: Dataset) -> FrameworkRun:
-    """The Keras twin, trained on the same splits with the same recipe (Keras was imported by `measure`)."""
-    from neuralab.frameworks.keras_train import fit_twin  # loads Keras: only when a Keras run is asked for
-
+    """The Keras twin, trained on the same splits with the same recipe: on the torch backend in this process (Keras
+    was imported by `measure`), on TensorFlow in a process of its own (`frameworks.keras_process`)."""
     run = ctx.run.child("keras", {"framework": "keras", "keras_backend": cfg.keras_backend, "config": to_dict(cfg)})
     view = as_trained(data, cfg)
-    fit = fit_twin(view, run, model=cfg.model.name, kwargs=cfg.model.kwargs, augment=cfg.data.augment,
-                   epochs=cfg.schedule.epochs, batch_size=cfg.batch_size, lr=cfg.optim.lr, seed=cfg.seed, log=ctx.log)
+    recipe = {"model": cfg.model.name, "kwargs": cfg.model.kwargs, "augment": cfg.data.augment,
+              "epochs": cfg.schedule.epochs, "batch_size": cfg.batch_size, "lr": cfg.optim.lr, "seed": cfg.seed}
+    if cfg.keras_backend == "torch":
+        from neuralab.frameworks.keras_train import fit_twin  # loads Keras: only when a Keras run is asked for
+
+        fit = fit_twin(view, run, log=ctx.log, **recipe)
+    else:
+        fit = fit_twin_in_process(view, run, cfg.keras_backend, log=ctx.log, **recipe)
     reload = (f"Reloaded from `runs/keras/checkpoints/model.keras` with `keras.saving.load_model`: "
               f"{100 * fit.reloaded_accuracy:.2f}%, "
               + ("identical predictions, bit for bit." if fit.reload_identical else
@@ -147,9 +153,10 @@ def run_keras(cfg: "MnistConfig", ctx: Context, data: Dataset) -> FrameworkRun:
 
 
 def load_keras(cfg: "MnistConfig") -> None:
-    """Keras first, on the asked backend: TensorBoard (--tensorboard on the PyTorch run) imports TensorFlow, which
-    would load Keras on its own default backend and leave this process unable to choose."""
-    if "keras" in cfg.frameworks:
+    """Keras on the torch backend first, when this process will train it: TensorBoard (--tensorboard on the
+    PyTorch run) imports TensorFlow, which would load Keras on its own default backend and leave this process unable
+    to choose. (A TensorFlow twin trains in its own process.)"""
+    if "keras" in cfg.frameworks and cfg.keras_backend == "torch":
         import_keras(cfg.keras_backend)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,29 +22,11 @@ import numpy as np
 from neuralab.data.base import Dataset, Split
 from neuralab.frameworks import import_keras
 from neuralab.frameworks.keras_models import build_twin, data_format, trainable_params
+from neuralab.frameworks.keras_process import KerasFit
 from neuralab.records import RunSummary
 from neuralab.runs import Run
 
 keras = import_keras()
-
-
-@dataclass(frozen=True)
-class KerasFit:
-    """What one Keras training measured (the run folder has the same as metrics.jsonl and summary.json)."""
-
-    keras_version: str
-    backend: str
-    params: int  # trainable, the number PyTorch counts
-    epochs_run: int
-    best_epoch: int
-    train_seconds: float  # the whole `fit`, validation after every epoch included
-    images_seen: int
-    val_accuracy: float  # of the kept (best) epoch
-    test_accuracy: float
-    probs: np.ndarray  # test-set class probabilities (N, classes)
-    model_file: str
-    reloaded_accuracy: float
-    reload_identical: bool  # the reloaded file's test logits equal the trained model's, bit for bit
 
 
 def arrays(split: Split, mean: Any, std: Any) -> tuple[np.ndarray, np.ndarray]:
