@@ -11,13 +11,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from neuralab.models.dropout import FastDropout
 from neuralab.models.registry import register_model
 
 
 def conv_block(cin: int, cout: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True),
                          nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU(inplace=True),
-                         nn.MaxPool2d(2), nn.Dropout(dropout))
+                         nn.MaxPool2d(2), FastDropout(dropout))
 
 
 @register_model("cnn-basic", ranges={"dropout": (0.0, 0.99)})
@@ -27,4 +28,4 @@ def cnn_basic(input_shape: tuple[int, ...], num_outputs: int, *, width: int = 32
     with torch.no_grad():
         n = features(torch.zeros(1, *input_shape)).numel()
     return nn.Sequential(features, nn.Flatten(), nn.Linear(n, hidden), nn.ReLU(inplace=True),
-                         nn.Dropout(2 * dropout), nn.Linear(hidden, num_outputs))
+                         FastDropout(2 * dropout), nn.Linear(hidden, num_outputs))
