@@ -76,8 +76,7 @@ def fit_twin_in_process(data: Dataset, run: Run, backend: str, log: Callable[[st
         folder = Path(tmp)
         write_job(folder, data, backend, recipe)
         cmd = [sys.executable, "-m", "neuralab.frameworks.keras_process", str(folder), str(run.path)]
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL",
-                                                                                              "2")}
+        env = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ, "KERAS_BACKEND": backend}  # TensorFlow's notices: off
         with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
             assert proc.stdout is not None and proc.stderr is not None
             for line in proc.stdout:
