@@ -70,21 +70,22 @@ def read_job(folder: Path) -> tuple[Dataset, str, dict[str, Any]]:
 
 
 def fit_twin_in_process(data: Dataset, run: Run, backend: str, log: Callable[[str], None] = print,
-                        **recipe: Any) -> Any:
+                        **recipe: Any) -> KerasFit:
     """`keras_train.fit_twin(data, run, **recipe)` on `backend`, run by a fresh interpreter; returns its KerasFit."""
     with tempfile.TemporaryDirectory(prefix="neuralab-keras-") as tmp:
         folder = Path(tmp)
         write_job(folder, data, backend, recipe)
         cmd = [sys.executable, "-m", "neuralab.frameworks.keras_process", str(folder), str(run.path)]
         env = {"TF_CPP_MIN_LOG_LEVEL": "2", **os.environ, "KERAS_BACKEND": backend}  # TensorFlow's notices: off
-        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as proc:
-            assert proc.stdout is not None and proc.stderr is not None
+        # stderr to a file: a pipe read only after stdout ends would block a child that warns a lot
+        with open(folder / "stderr.txt", "w") as err, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err,
+                                                                       text=True, env=env) as proc:
+            assert proc.stdout is not None
             for line in proc.stdout:
                 log(line.rstrip("\n"))
-            err = proc.stderr.read()
         if proc.returncode != 0 or not (folder / "fit.json").exists():
             raise NeuralabError(f"the Keras twin on {backend} failed in its own process (exit {proc.returncode}; "
-                                f"{' '.join(cmd[1:3])}):\n{err[-2000:]}")
+                                f"{' '.join(cmd[1:3])}):\n{(folder / 'stderr.txt').read_text()[-2000:]}")
         fields = json.loads((folder / "fit.json").read_text())
         return KerasFit(**fields, probs=np.load(folder / "probs.npy"))
 

@@ -235,7 +235,7 @@ def train_fast(data: Dataset, cfg: FastConfig, run: Run, device: torch.device, s
     run.write_config({"command": "train-fast", "config": to_dict(cfg), "seed": seed, "data": data.describe(),
                       "precision": str(dtype).removeprefix("torch.")})
     epoch, trained, curve, start = 0, 0, [], time.perf_counter()
-    with retained_heap():  # each step reuses the last step's memory (see neuralab.heap)
+    with retained_heap():  # each step, and the test pass, reuses the last step's memory (see neuralab.heap)
         while recipe.step < total:
             epoch += 1
             t0 = time.perf_counter()
@@ -252,10 +252,10 @@ def train_fast(data: Dataset, cfg: FastConfig, run: Run, device: torch.device, s
             curve.append(_accuracy(predict_tta(model, xv, min(cfg.tta, 1), dtype=dtype), yv))
             run.log(epoch, "val", None, {"accuracy": curve[-1]})
             log(f"epoch {epoch}  train loss {loss_sum / seen:.4f}  val accuracy {curve[-1]:.4f}  ({seconds:.1f}s)")
-    train_seconds = time.perf_counter() - start
-    del batches, x
-    xt, yt = normalize(data.test.x, data, device, dtype), torch.from_numpy(data.test.y).to(device)
-    test_acc = _accuracy(predict_tta(model, xt, cfg.tta, dtype=dtype), yt)
+        train_seconds = time.perf_counter() - start
+        del batches, x
+        xt, yt = normalize(data.test.x, data, device, dtype), torch.from_numpy(data.test.y).to(device)
+        test_acc = _accuracy(predict_tta(model, xt, cfg.tta, dtype=dtype), yt)  # TTA batches as big as training's
     card = ModelCard.for_dataset(cfg.model.name, cfg.model.kwargs, data).with_metrics({"test_accuracy": test_acc})
     save_model(run.checkpoints / "model.safetensors", model.to(memory_format=torch.contiguous_format), card)
     result = FastResult(test_acc, train_seconds, cfg.epochs, total, trained / train_seconds, int(len(y)), trained,
