@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from neuralab.data.base import Split
+from neuralab.data.base import Split, channel_stats
 from neuralab.errors import DataError
 
 
@@ -17,3 +17,17 @@ def test_concat_of_different_shapes_is_a_clear_error():
     a = Split(np.zeros((2, 3, 8, 8)), np.zeros(2))
     with pytest.raises(DataError, match="cannot join"):
         a.concat(Split(np.zeros((2, 3, 4, 4)), np.zeros(2)))
+
+
+def test_channel_stats_of_uint8_images_match_float_arithmetic():
+    """The integer sums must give the mean/std that float64 arithmetic on [0, 1] values gives, per channel."""
+    x = np.random.default_rng(0).integers(0, 256, (300, 3, 5, 7), dtype=np.uint8)
+    x[:, 2] = 17  # a constant channel: no negative variance from rounding
+    mean, std = channel_stats(x)
+    ref = x.transpose(1, 0, 2, 3).reshape(3, -1) / 255.0
+    np.testing.assert_allclose(mean, ref.mean(1), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(std[:2], ref.std(1)[:2], rtol=1e-10)
+    assert std[2] < 1e-5
+    f_mean, f_std = channel_stats(x.astype(np.float32))  # other dtypes: the same [0, 255] units
+    np.testing.assert_allclose(f_mean, mean, atol=1e-6)
+    np.testing.assert_allclose(f_std[:2], std[:2], rtol=1e-5)

@@ -15,6 +15,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -121,7 +122,7 @@ class Decoded:
     skipped: list[str] = field(default_factory=list)  # one line per file: its path and why
 
 
-def probe(files: list[Path], n: int = 50) -> tuple[set[tuple[int, int]], set[str]]:
+def probe(files: Sequence[str | Path], n: int = 50) -> tuple[set[tuple[int, int]], set[str]]:
     """Sizes (H, W) and modes of up to n files, from headers only."""
     sizes, modes = set(), set()
     step = max(1, len(files) // n)
@@ -141,7 +142,7 @@ def warn_skipped(skipped: list[str]) -> None:
     warnings.warn(f"skipped {len(skipped)} unreadable image file(s):\n  {shown}", stacklevel=3)
 
 
-def decode_files(files: list[Path], size: int | tuple[int, int] | None, mode: str, workers: int | None = None,
+def decode_files(files: Sequence[str | Path], size: int | tuple[int, int] | None, mode: str, workers: int | None = None,
                  warn: bool = True) -> Decoded:
     """Decode every file to (C, H, W) uint8 at one shape; unreadable files are skipped (with a warning unless the
     caller reports them itself)."""
@@ -166,12 +167,12 @@ def decode_files(files: list[Path], size: int | tuple[int, int] | None, mode: st
     return Decoded(np.stack([out[i] for i in keep]), np.asarray(keep, dtype=np.int64), skipped)  # type: ignore[misc]
 
 
-def cache_key(files: list[Path], *parts: object) -> str:
+def cache_key(files: Sequence[str | Path], *parts: object) -> str:
     """A key that changes when any file is added, removed, resized or touched, or when decoding options change."""
     h = hashlib.sha1(f"v{CACHE_VERSION}|{parts}".encode())
     for p in files:
         try:
-            st = p.stat()
+            st = os.stat(p)
             h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
         except OSError:  # a dangling link or a vanished file: decoding reports it; the key still changes with it
             h.update(f"{p}|missing\n".encode())
