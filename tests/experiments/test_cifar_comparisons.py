@@ -21,14 +21,19 @@ CLASSES = ("airplane", "automobile", "bird")
 MAX, AVG, DROP = "max pool, no regularization", "avg pool, no regularization", "max pool + dropout 0.3"
 
 
+def outcomes(rate: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n per-example outcomes (1 right, 0 wrong) whose mean is `rate` (to 1/n), in a random order."""
+    return rng.permutation(np.arange(n) < round(rate * n)).astype(float)
+
+
 def trial(name: str, seed: int, test: float, epochs: int = 3, train: float = 0.6, val: float = 0.55,
-          n_test: int = 2000) -> Trial:
-    """A Trial as `sweep` returns it: curves rising to (train, val) and per-example outcomes scoring `test`."""
+          n_test: int = 2000, n_train: int = 5000) -> Trial:
+    """A Trial as `sweep(probe=True)` returns it: curves rising to (train, val), per-example test outcomes scoring
+    `test` and clean training outcomes scoring `train`."""
     rng = np.random.default_rng(seed + int(1000 * test))
-    correct = (rng.random(n_test) < test).astype(float)
     ramp = np.linspace(0.3, 1.0, epochs)
-    return Trial(name, seed, test, correct, 104_042, epochs, 10_000 * epochs, list(train * ramp), list(val * ramp),
-                 [1.0] * epochs, [1.1] * epochs, [4.0] * epochs)
+    return Trial(name, seed, test, outcomes(test, n_test, rng), 104_042, epochs, 10_000 * epochs, list(train * ramp),
+                 list(val * ramp), [1.0] * epochs, [1.1] * epochs, [4.0] * epochs, outcomes(train, n_train, rng))
 
 
 def trials(values: dict[str, list[float]], **kw) -> dict[str, list[Trial]]:
@@ -62,7 +67,7 @@ def test_pooling_regularizer_with_a_narrower_gap_is_said_to_narrow_it():
     runs = {MAX: [trial(MAX, s, 0.60, train=0.80, val=0.60) for s in (0, 1)],
             DROP: [trial(DROP, s, 0.601 - 0.002 * s, train=0.62 + 0.001 * s, val=0.60) for s in (0, 1)]}
     md = text(render_pooling(PoolingResult(PoolingConfig(variants=["max", "dropout"], seeds=2), runs)))
-    assert f"{DROP} beats {MAX} on narrowness of the train−validation gap" in md
+    assert f"{DROP} beats {MAX} on narrowness of the train−test gap" in md
     assert "at no measurable cost in test accuracy" in md
 
 
@@ -130,7 +135,21 @@ def test_augmentation_narrower_gap_and_clear_win():
             "flip+crop": [trial("flip+crop", s, 0.62 + 0.001 * s, train=0.60 + 0.001 * s, val=0.62) for s in (0, 1)]}
     md = text(render_augmentation(augmentation_result(runs)))
     assert "flip+crop beats none on test accuracy" in md and "generalizes better" in md
-    assert "flip+crop beats none on narrowness of the train−validation gap" in md
+    assert "flip+crop beats none on narrowness of the train−test gap" in md and "Welch t over 2 and 2 seeds" in md
+
+
+def test_augmentation_one_seed_compares_gaps_over_test_and_training_images():
+    wide = {"none": [trial("none", 0, 0.60, train=0.90)], "flip+crop": [trial("flip+crop", 0, 0.59, train=0.66)]}
+    page = render_augmentation(augmentation_result(wide, seeds=1))
+    md = text(page)
+    assert "flip+crop beats none on narrowness of the train−test gap by 23.00 points" in md
+    assert "paired bootstrap over 2,000 test and 5,000 training examples" in md
+    assert "memorizes the training set less." in md and "flip+crop beats none on test accuracy" not in md
+    assert "| none | none | 60.00 (one seed) | 90.0 | 30.0 |" in md and "on 5,000 of its training images" in md
+    # independent outcomes (identical ones would make a half-point difference certain, rightly)
+    close = {"none": [trial("none", 0, 0.600, train=0.700)], "flip+crop": [trial("flip+crop", 0, 0.601, train=0.695)]}
+    md = text(render_augmentation(augmentation_result(close, seeds=1)))
+    assert "No measurable difference in narrowness of the train−test gap" in md and "memorizes" not in md
 
 
 def test_augmentation_one_epoch_one_seed():

@@ -16,8 +16,9 @@ from neuralab.data.augment import build
 from neuralab.errors import ConfigError
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
 from neuralab.experiments.sweep import Trial, samples, sweep
-from neuralab.experiments.variant_report import (GAP_WHAT, QUICK_RECIPE, check_variants, curves_block, final_gap,
-                                                 headline, mean_curves, narrower_gap, recipe, versus, what_ran)
+from neuralab.experiments.variant_report import (GAP_WHAT, QUICK_RECIPE, check_variants, clean_train, curves_block,
+                                                 final_gap, gap_how, headline, mean_curves, narrower_gap, recipe,
+                                                 versus, what_ran)
 from neuralab.report.claims import Sample, best_claim, mean_pm
 from neuralab.report.markdown import table
 from neuralab.report.page import Page
@@ -36,11 +37,13 @@ class AugmentationConfig(ExperimentConfig):
     schedule: ScheduleConfig = section(ScheduleConfig(epochs=15))
     batch_size: int = option(128, "batch size", min=1, max=65536)
     variants: list[str] = option(list(VARIANTS), f"augmentations to compare: {', '.join(VARIANTS)}")
-    seeds: int = option(2, "seeds per variant", min=1, max=100)
-    # Quick: none against flip+crop, 2 seeds (the gaps are compared over seeds), on the batch-norm `cnn` (cnn-basic,
-    # without batch norm, reached 45% where it reached 50-53%, after 20,000 images). 6 epochs on 7,500 images: enough
-    # passes over the same images for the unaugmented net to overfit, and both variants reach ~60%.
-    QUICK: ClassVar[dict[str, Any]] = {**QUICK_RECIPE, "data.limit_train": 7500, "schedule.epochs": 6,
+    seeds: int = option(2, "seeds per variant (one seed: compared by a paired bootstrap over test and training "
+                               "images)", min=1, max=100)
+    # Quick: none against flip+crop, one seed (accuracies compared by a paired bootstrap over the test images, gaps
+    # over the test and training images), on the batch-norm `cnn` (cnn-basic, without batch norm, reached 45% where
+    # it reached 50-53%, after 20,000 images). 6 epochs on 7,500 images: enough passes over the same images for the
+    # unaugmented net to overfit, and both variants reach ~60%.
+    QUICK: ClassVar[dict[str, Any]] = {**QUICK_RECIPE, "data.limit_train": 7500, "schedule.epochs": 6, "seeds": 1,
                                        "variants": ["none", "flip+crop"], "model.name": "cnn",
                                        "model.args": "depth=4 width=32"}
 
@@ -98,11 +101,11 @@ def render(r: AugmentationResult) -> Page:
     acc = samples(r.trials)
     title, top = headline(r.trials, "augmentations")
     page = Page("augmentation", title, test={"accuracy": top})
-    rows = [[name, VARIANTS[name], mean_pm(acc[name]), f"{100 * final_gap(ts):.1f}"] for name, ts in r.trials.items()]
+    rows = [[name, VARIANTS[name], mean_pm(acc[name]), f"{100 * clean_train(ts):.1f}", f"{100 * final_gap(ts):.1f}"]
+            for name, ts in r.trials.items()]
     page.add(f"{recipe(r.cfg)}. What ran: {what_ran(r.trials)}",
-             table(["variant", "ops", "test accuracy %", "train−val gap (points)"], rows),
-             "Train accuracy is the running mean over each epoch's (augmented) batches; the gap is that minus "
-             "validation accuracy at the last epoch.",
+             table(["variant", "ops", "test accuracy %", "train accuracy %", "train−test gap (points)"], rows),
+             gap_how(r.trials),
              curves_block(page, "curves", mean_curves(r.trials, "val_acc"), "validation accuracy (%)",
                           "validation accuracy, mean over seeds"),
              page.figure("examples", augmentation_grid(r.images, list(VARIANTS), r.cfg.seed),
@@ -118,6 +121,6 @@ def render(r: AugmentationResult) -> Page:
             examples=["neuralab run augmentation", "neuralab run augmentation --quick",
                       "neuralab run augmentation --variants none,flip+crop --seeds 3"])
 def measure(cfg: AugmentationConfig, ctx: Context) -> AugmentationResult:
-    trials = sweep(cfg.train_configs(), [cfg.seed + s for s in range(cfg.seeds)], ctx)
+    trials = sweep(cfg.train_configs(), [cfg.seed + s for s in range(cfg.seeds)], ctx, probe=True)
     images = load_dataset(cfg.data.dataset, ctx.settings, **cfg.data.loader_options()).test.x[:4]
     return AugmentationResult(cfg, trials, images)

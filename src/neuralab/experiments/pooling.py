@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 from neuralab.config import option, section
 from neuralab.experiments.registry import Context, ExperimentConfig, experiment
 from neuralab.experiments.sweep import Trial, samples, sweep
-from neuralab.experiments.variant_report import (GAP_WHAT, QUICK_RECIPE, check_variants, curves_block, final_gap,
-                                                 gap_curves, headline, mean_curves, narrower_gap, recipe, versus,
-                                                 what_ran)
+from neuralab.experiments.variant_report import (GAP_WHAT, QUICK_RECIPE, check_variants, clean_train, curves_block,
+                                                 final_gap, gap_curves, gap_how, headline, mean_curves, narrower_gap,
+                                                 recipe, versus, what_ran)
 from neuralab.report.claims import Sample, best_claim, mean_pm
 from neuralab.report.markdown import table
 from neuralab.report.page import Page
@@ -97,14 +97,15 @@ def render(r: PoolingResult) -> Page:
     acc = samples(r.trials)
     title, top = headline(r.trials, "pooling/regularization variants")
     page = Page("pooling", title, test={"accuracy": top})
-    rows = [[label, mean_pm(acc[label]), f"{100 * sum(t.train_acc[-1] for t in ts) / len(ts):.1f}",
-             f"{100 * final_gap(ts):.1f}"] for label, ts in r.trials.items()]
+    rows = [[label, mean_pm(acc[label]), f"{100 * clean_train(ts):.1f}", f"{100 * final_gap(ts):.1f}"]
+            for label, ts in r.trials.items()]
     page.add(f"{recipe(r.cfg)}. What ran: {what_ran(r.trials)}",
-             table(["variant", "test accuracy %", "final train accuracy %", "train−val gap (points)"], rows),
-             "Train accuracy is the running mean over each epoch's batches (with dropout on, where the variant has "
-             "it); the gap is that minus validation accuracy at the last epoch.",
+             table(["variant", "test accuracy %", "train accuracy %", "train−test gap (points)"], rows),
+             gap_how(r.trials),
+             "The curves below follow the gap during training, from the running training accuracy (dropout on, "
+             "where the variant has it) minus validation accuracy each epoch.",
              curves_block(page, "gap", gap_curves(r.trials), "train − val accuracy (points)", "overfitting gap per "
-                          "epoch"),
+                          "epoch (running train − validation accuracy)"),
              curves_block(page, "val", mean_curves(r.trials, "val_acc"), "validation accuracy (%)",
                           "validation accuracy"))
     page.findings += _findings(r)
@@ -117,4 +118,4 @@ def render(r: PoolingResult) -> Page:
             render, needs=("cifar10",), order=34, examples=["neuralab run pooling", "neuralab run pooling --quick",
                                                             "neuralab run pooling --variants max,dropout --seeds 3"])
 def measure(cfg: PoolingConfig, ctx: Context) -> PoolingResult:
-    return PoolingResult(cfg, sweep(cfg.train_configs(), [cfg.seed + s for s in range(cfg.seeds)], ctx))
+    return PoolingResult(cfg, sweep(cfg.train_configs(), [cfg.seed + s for s in range(cfg.seeds)], ctx, probe=True))

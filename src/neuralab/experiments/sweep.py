@@ -6,16 +6,19 @@ with the curves, the test metric, and the per-example test outcomes that a paire
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
 from neuralab.experiments.registry import Context
 from neuralab.report.claims import Sample
 from neuralab.runs import slug
 from neuralab.train.config import TrainConfig
 from neuralab.train.trainer import train
+
+TRAIN_PROBE = 10000  # training images that measure clean training accuracy (a sample: the full set costs a pass)
 
 
 @dataclass(frozen=True)
@@ -32,40 +35,76 @@ class Trial:
     train_loss: list[float]
     val_loss: list[float]
     epoch_seconds: list[float]
+    # per training image of a fixed probe (the same images for every variant and seed): 1.0 right, 0.0 wrong, from
+    # the final model in eval mode on clean images; empty when not measured (not classification)
+    train_correct: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def seconds(self) -> float:
         return float(sum(self.epoch_seconds))
 
     @property
+    def clean_train(self) -> float:
+        return float(np.mean(self.train_correct))
+
+    @property
     def gap(self) -> float:
-        """Training minus validation accuracy at the last epoch: the overfitting gap."""
+        """The overfitting gap: clean training accuracy minus test accuracy, both of the final model. Not the running
+        training accuracy of the last epoch: that is measured on augmented images, with dropout on and weights that
+        change under it, so it would count a harder augmentation or a regularizer as less overfitting. Without a
+        clean measurement (not classification), the running training minus validation accuracy."""
+        if len(self.train_correct):
+            return self.clean_train - self.test
         return self.train_acc[-1] - self.val_acc[-1]
 
+    def minus_gap(self) -> Sample:
+        """This trial's negated gap for `report.claims` (a narrower gap is the better side), with its per-example
+        outcomes: the test examples plus the negated training probe, resampled apart in a paired bootstrap."""
+        if len(self.train_correct) and len(self.correct):
+            return Sample.of([-self.gap], [self.correct, -self.train_correct], sets=("test", "training"))
+        return Sample.of([-self.gap])
 
-def train_trial(cfg: TrainConfig, ctx: Context, name: str, report: bool = False) -> tuple[Trial, Any]:
+
+def _correct(outputs: torch.Tensor | None, y: np.ndarray) -> np.ndarray:
+    """1.0 where the top class is the label; empty when the outputs are not class scores."""
+    if outputs is None or outputs.ndim != 2:
+        return np.zeros(0)
+    return (outputs.argmax(1).numpy() == y).astype(np.float64)
+
+
+def train_probe(trainer: Any) -> np.ndarray:
+    """Per-example outcomes of the final model on up to TRAIN_PROBE of the images it trained on, clean."""
+    cfg = trainer.cfg
+    if trainer.test_outputs is None or trainer.test_outputs.ndim != 2:
+        return np.zeros(0)
+    probe = trainer.data.train.subset(cfg.data.limit_train).subset(TRAIN_PROBE)
+    return _correct(trainer.predict(probe), probe.y)
+
+
+def train_trial(cfg: TrainConfig, ctx: Context, name: str, report: bool = False,
+                probe: bool = False) -> tuple[Trial, Any]:
     """Train `cfg` as the child run `name`; (its Trial, the trainer) — the trainer for experiments that look
-    further at the model."""
+    further at the model. `probe`: also measure clean training accuracy (see `Trial.gap`), for pages about
+    overfitting; it costs a forward pass over up to TRAIN_PROBE images."""
     run, result, trainer = train(cfg, ctx.settings, run=ctx.run.child(name), log=ctx.log, report=report)
     tr, va = run.metrics("train"), run.metrics("val")
-    y = trainer.data.test.y
-    outputs = trainer.test_outputs
-    correct = (outputs.argmax(1).numpy() == y).astype(np.float64) if outputs is not None and outputs.ndim == 2 \
-        else np.zeros(0)
+    correct = _correct(trainer.test_outputs, trainer.data.test.y)
     metric = "accuracy" if "accuracy" in result.test else next(iter(result.test), "loss")
     trial = Trial(name, cfg.seed, float(result.test[metric]), correct, result.params, result.epochs_run,
                   result.images_seen, [r.metric("accuracy") for r in tr], [r.metric("accuracy") for r in va],
-                  [r.loss or np.nan for r in tr], [r.loss or np.nan for r in va], [r.seconds or 0.0 for r in tr])
+                  [r.loss or np.nan for r in tr], [r.loss or np.nan for r in va], [r.seconds or 0.0 for r in tr],
+                  train_probe(trainer) if probe else np.zeros(0))
     return trial, trainer
 
 
 def sweep(variants: dict[str, TrainConfig], seeds: list[int], ctx: Context,
-          on_trial: Callable[[Trial], None] | None = None) -> dict[str, list[Trial]]:
-    """Every variant for every seed (seed-major, so a busy spell of a shared machine slows all variants alike)."""
+          on_trial: Callable[[Trial], None] | None = None, probe: bool = False) -> dict[str, list[Trial]]:
+    """Every variant for every seed (seed-major, so a busy spell of a shared machine slows all variants alike);
+    `probe` as in `train_trial`."""
     out: dict[str, list[Trial]] = {name: [] for name in variants}
     for seed in seeds:
         for name, cfg in variants.items():
-            trial, _ = train_trial(replace(cfg, seed=seed), ctx, f"{slug(name)}-seed{seed}")
+            trial, _ = train_trial(replace(cfg, seed=seed), ctx, f"{slug(name)}-seed{seed}", probe=probe)
             out[name].append(trial)
             if on_trial:
                 on_trial(trial)

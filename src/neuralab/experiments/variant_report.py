@@ -102,14 +102,38 @@ def curves_block(page: Page, name: str, curves: dict[str, list[float]], ylabel: 
     return page.figure(name, whole_ticks(plot_compare(curves, ylabel, title), range(1, epochs + 1)), title)
 
 
+def minus_gaps(trials: list[Trial]) -> Sample:
+    """The negated gaps of a variant's seeds; with one seed, its per-example outcomes for a paired bootstrap."""
+    if len(trials) == 1:
+        return trials[0].minus_gap()
+    return Sample.of([-t.gap for t in trials])
+
+
 def narrower_gap(trials: dict[str, list[Trial]], a: str, b: str) -> Comparison:
-    """Is a's train−validation gap narrower than b's (seeds as the sample)? The gaps go to `report.claims` negated,
-    so that its winner is the variant with the narrower gap (a wide gap is no win); see GAP_WHAT."""
-    return versus(a, b, {name: Sample.of([-t.gap for t in ts]) for name, ts in trials.items()})
+    """Is a's train−test gap narrower than b's (over seeds, or over the examples with one seed)? The gaps go to
+    `report.claims` negated, so that its winner is the variant with the narrower gap (a wide gap is no win)."""
+    return versus(a, b, {name: minus_gaps(trials[name]) for name in (a, b)})
 
 
-GAP_WHAT = "narrowness of the train−validation gap"
+GAP_WHAT = "narrowness of the train−test gap"
+
+
+def gap_how(trials: dict[str, list[Trial]]) -> str:
+    """How the table's train accuracy and gap were measured, in words."""
+    probe = len(next(iter(trials.values()))[0].train_correct)
+    if not probe:
+        return ("Train accuracy is the running mean over the last epoch's batches; the gap is it minus validation "
+                "accuracy at the last epoch.")
+    return (f"Train accuracy is measured once training ends, like test accuracy: the final model in eval mode on "
+            f"{probe:,} of its training images, clean (no augmentation, no dropout); the gap is it minus test "
+            f"accuracy. A running mean over each epoch's augmented batches would count harder training images as "
+            f"less overfitting.")
 
 
 def final_gap(trials: list[Trial]) -> float:
     return float(np.mean([t.gap for t in trials]))
+
+
+def clean_train(trials: list[Trial]) -> float:
+    """Mean clean training accuracy over seeds (nan when not measured)."""
+    return float(np.mean([t.clean_train for t in trials])) if all(len(t.train_correct) for t in trials) else np.nan

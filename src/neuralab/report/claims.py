@@ -2,8 +2,9 @@
 
 A difference is called only when its 95% interval excludes zero. The interval comes from what was measured:
 - several seeds per side: Welch's t interval on the difference of the seed means (training noise included);
-- one seed per side, with per-example outcomes on the same test examples: a paired bootstrap over the examples
-  (test-set noise only — the page says so);
+- one seed per side, with per-example outcomes on the same examples: a paired bootstrap over the examples
+  (test-set noise only — the page says so). A value that is a sum of means over independent sets of examples (a
+  train−test gap: clean training accuracy minus test accuracy) resamples each set on its own;
 - one seed and nothing per example: no interval can be had, so nothing is called.
 Otherwise the sentence is "no measurable difference at this budget", with what would tell (more seeds).
 """
@@ -21,15 +22,21 @@ BOOTSTRAP = 2000
 
 @dataclass(frozen=True)
 class Sample:
-    """What one side measured: one value per seed, and optionally per-example outcomes (1 correct, 0 wrong) of its
-    first seed on the test examples, in the same order for every side."""
+    """What one side measured: one value per seed, and optionally per-example outcomes of its first seed (1 correct,
+    0 wrong), in the same order for every side. Usually one set, the test examples; several when the value is the
+    sum of their means (minus a gap: test outcomes plus the negated outcomes on training images), named in `sets`."""
 
     values: tuple[float, ...]
     per_example: tuple[np.ndarray, ...] = ()
+    sets: tuple[str, ...] = ("test",)
 
     @classmethod
-    def of(cls, values: Sequence[float], per_example: Sequence[np.ndarray] = ()) -> "Sample":
-        return cls(tuple(float(v) for v in values), tuple(np.asarray(p, dtype=np.float64) for p in per_example))
+    def of(cls, values: Sequence[float], per_example: Sequence[np.ndarray] = (),
+           sets: Sequence[str] = ("test",)) -> "Sample":
+        per_example = tuple(np.asarray(p, dtype=np.float64) for p in per_example)
+        if per_example and len(sets) != len(per_example):
+            raise ValueError(f"name each set of per-example outcomes: {len(per_example)} sets, names {list(sets)}")
+        return cls(tuple(float(v) for v in values), per_example, tuple(sets))
 
     @property
     def mean(self) -> float:
@@ -84,12 +91,27 @@ def _welch(a: Sample, b: Sample) -> tuple[float, float]:
     return a.mean - b.mean - half, a.mean - b.mean + half
 
 
-def _paired_bootstrap(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """95% percentile interval of mean(a - b) over test examples resampled with replacement (same draws)."""
-    d = a - b
-    idx = np.random.default_rng(seed).integers(0, len(d), size=(BOOTSTRAP, len(d)))
-    means = d[idx].mean(axis=1)
+def _paired_bootstrap(a: Sequence[np.ndarray], b: Sequence[np.ndarray], seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of the sum over sets of mean(a - b): each set's examples resampled with replacement,
+    the same draws for both sides (paired), the sets independently of each other."""
+    rng = np.random.default_rng(seed)
+    means = np.zeros(BOOTSTRAP)
+    for x, y in zip(a, b):
+        d = x - y
+        means += d[rng.integers(0, len(d), size=(BOOTSTRAP, len(d)))].mean(axis=1)
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def _paired(a: Sample, b: Sample) -> bool:
+    """Per-example outcomes on the same sets of examples on both sides."""
+    return bool(a.per_example) and a.sets == b.sets and [len(p) for p in a.per_example] == [
+        len(p) for p in b.per_example]
+
+
+def _examples(s: Sample) -> str:
+    """'2,000 test examples', or '2,000 test and 7,500 training examples'."""
+    sets = [f"{len(p):,} {name}" for p, name in zip(s.per_example, s.sets)]
+    return (", ".join(sets[:-1]) + " and " + sets[-1] if len(sets) > 1 else sets[0]) + " examples"
 
 
 def compare(a_name: str, a: Sample, b_name: str, b: Sample) -> Comparison:
@@ -98,11 +120,11 @@ def compare(a_name: str, a: Sample, b_name: str, b: Sample) -> Comparison:
     if len(a.values) > 1 and len(b.values) > 1:
         low, high = _welch(a, b)
         return Comparison(a_name, b_name, diff, low, high, f"Welch t over {len(a.values)} and {len(b.values)} seeds")
-    if a.per_example and b.per_example and len(a.per_example[0]) == len(b.per_example[0]):
-        low, high = _paired_bootstrap(a.per_example[0], b.per_example[0])
+    if _paired(a, b):
+        low, high = _paired_bootstrap(a.per_example, b.per_example)
         return Comparison(a_name, b_name, diff, low, high,
-                          f"paired bootstrap over {len(a.per_example[0]):,} test examples, one seed: test-set noise "
-                          f"only")
+                          f"paired bootstrap over {_examples(a)}, one seed: "
+                          + ("test-set noise only" if a.sets == ("test",) else "the examples' sampling noise only"))
     return Comparison(a_name, b_name, diff, math.nan, math.nan, "one seed each")
 
 
