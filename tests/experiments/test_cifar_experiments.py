@@ -218,7 +218,8 @@ def test_cifar_fast_quick_on_a_tiny_folder_with_and_without_the_validation_image
         report, summary = assert_page(run, ("curves",), quick=True)
         assert "(one seed)" in summary["headline"] and "±" not in report
         assert summary["train_images"] == (30 if extra else 27)  # 10 per class; 10% held out unless --full-train
-        assert json.loads((run / "config.json").read_text())["config"]["fast"]["epochs"] == 2.0  # quick ran
+        fast = json.loads((run / "config.json").read_text())["config"]["fast"]
+        assert (fast["epochs"], fast["tta"]) == (1.5, 1) and "1.5 epochs" in report  # quick ran, and says so
 
 
 # -- the quick tour on the real data -----------------------------------------------------------------------------
