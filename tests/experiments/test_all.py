@@ -49,6 +49,8 @@ def only_fakes(monkeypatch):
                "needs-mnist": fake_experiment("needs-mnist", 2, needs=("mnist",)),
                "broken": fake_experiment("broken", 3, fail=True)}
     monkeypatch.setattr(EXPERIMENTS, "_entries", entries)
+    speeds = iter([1234.0, 987.0] * 3)  # the reference step before and after each tour, without the seconds it takes
+    monkeypatch.setattr("neuralab.experiments.all.reference_speed", lambda device: next(speeds))
 
 
 def test_run_all_skips_missing_data_records_failures_and_builds_the_report(only_fakes, settings, tmp_path):
@@ -75,6 +77,8 @@ def test_run_all_skips_missing_data_records_failures_and_builds_the_report(only_
     assert page.headline.startswith("1 experiments ran, 0 reused, 1 skipped, 1 failed") and page.test["failed"] == 1
     assert set(page.details["seconds"]) == {"first", "needs-mnist", "broken"}
     assert "CPU s" in report and "CPU time" in report and all(c >= 0 for c in page.details["cpu_seconds"].values())
+    assert "1,234 images/s before the experiments, 987 after" in report  # tours of different days compare beside it
+    assert (page.details["speed_before"], page.details["speed_after"]) == (1234.0, 987.0)
     # Each part measures in a kept heap of its own (trimmed when it ends); the tour itself keeps none.
     if heap._LIBC is not None and os.environ.get("NEURALAB_RETAIN_HEAP") != "0":
         assert HEAP_DEPTHS == [1, 1] and not heap.active()
@@ -143,3 +147,14 @@ def test_cpu_seconds_count_the_child_processes_a_part_runs():
     c0, p0 = cpu_seconds(), time.process_time()
     subprocess.run([sys.executable, "-c", burn], check=True)
     assert cpu_seconds() - c0 >= 0.4 > 4 * (time.process_time() - p0)
+
+
+def test_reference_speed_measures_whole_training_steps():
+    import torch
+
+    from neuralab.experiments.reference_speed import BATCH, reference_speed
+
+    t = time.perf_counter()
+    speed = reference_speed(torch.device("cpu"), seconds=0.05)
+    assert 0 < speed < float("inf") and time.perf_counter() - t < 30
+    assert speed * (time.perf_counter() - t) >= 3 * BATCH  # at least three timed steps, after the warm-up

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Literal
 
 from neuralab.config import option
+from neuralab.device import pick_device
+from neuralab.experiments.reference_speed import WHAT, reference_speed
 from neuralab.experiments.registry import EXPERIMENTS, Context, Experiment, ExperimentConfig, experiment, run_experiment
 from neuralab.experiments.timing import Contention, CpuWatch, cpu_seconds
 from neuralab.report.markdown import table
@@ -57,6 +59,7 @@ class AllResult:
     steps: list[Step]
     portfolio: str
     contention: Contention  # whether other programs competed for the CPUs during the tour
+    speed: tuple[float, float] = (float("nan"), float("nan"))  # reference step, images/s, before and after the tour
 
 
 def finished_run(runs_dir: Path, name: str, quick: bool) -> Run | None:
@@ -106,6 +109,7 @@ def render(r: AllResult) -> Page:
              table(["experiment", "status", "run / reason", "result", "wall s", "CPU s"],
                    [[x.name, x.status, x.detail.replace("|", "/").replace("\n", " "), x.headline, f"{x.seconds:.1f}",
                      f"{x.cpu_seconds:.1f}"] for x in steps]),
+             _speed_note(r.speed),
              f"Portfolio: `{r.portfolio}`")
     failed = [x for x in steps if x.status == "failed"]
     if failed:
@@ -114,8 +118,14 @@ def render(r: AllResult) -> Page:
     page.details.update(status={x.name: x.line for x in steps}, failed=[x.name for x in failed],
                         seconds={x.name: x.seconds for x in steps},
                         cpu_seconds={x.name: x.cpu_seconds for x in steps}, report=r.portfolio,
-                        timing_measured=r.contention.quiet)
+                        timing_measured=r.contention.quiet, speed_before=r.speed[0], speed_after=r.speed[1])
     return page
+
+
+def _speed_note(speed: tuple[float, float]) -> str:
+    before, after = speed
+    return (f"Machine speed ({WHAT}): {before:,.0f} images/s before the experiments, {after:,.0f} after. The same "
+            f"code costs more CPU time on a slower day: compare tours beside their speeds.")
 
 
 @experiment("all", AllConfig, "every experiment and mini-project in order, then the HTML report", render, order=100,
@@ -123,7 +133,8 @@ def render(r: AllResult) -> Page:
 def measure(cfg: AllConfig, ctx: Context) -> AllResult:
     todo = sorted((e for _, e in EXPERIMENTS.items() if e.name not in WRAPPERS and not e.manual),
                   key=lambda e: (e.order, e.name))
-    steps = []
+    steps, device = [], pick_device(ctx.settings.device)
+    before = reference_speed(device)
     with CpuWatch() as watch:
         for exp in todo:
             if cfg.only and exp.name not in cfg.only:
@@ -133,4 +144,4 @@ def measure(cfg: AllConfig, ctx: Context) -> AllResult:
     missing = {x.name: x.line for x in steps if x.status in ("skipped", "failed")}  # this tour is not finished yet
     index = build_site([ctx.settings.runs_dir], Path(cfg.report_dir), missing)
     ctx.log(f"[all] portfolio: {index}")
-    return AllResult(cfg, steps, str(index), watch.contention)
+    return AllResult(cfg, steps, str(index), watch.contention, (before, reference_speed(device)))
