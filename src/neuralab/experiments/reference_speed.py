@@ -16,6 +16,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from neuralab.data.loader import use_channels_last
 from neuralab.device import autocast, resolve_precision
 from neuralab.heap import retained_heap
 from neuralab.models import create_model
@@ -28,10 +29,10 @@ def reference_speed(device: torch.device, seconds: float = 1.5) -> float:
     """Training images per second of the reference step, measured for about `seconds` (whole steps)."""
     gen = torch.Generator().manual_seed(0)
     model = create_model("cnn", (3, 32, 32), 10, depth=4, width=32).to(device)
-    channels_last = device.type == "cpu"
+    dtype = resolve_precision("auto", device)
+    channels_last = use_channels_last((3, 32, 32), device, dtype)  # the Trainer's layout for it
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    dtype = resolve_precision("auto", device)
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
     x = torch.randn(BATCH, 3, 32, 32, generator=gen).to(device)
     x = x.contiguous(memory_format=torch.channels_last) if channels_last else x

@@ -57,13 +57,6 @@ class Trial:
             return self.clean_train - self.test
         return self.train_acc[-1] - self.val_acc[-1]
 
-    def minus_gap(self) -> Sample:
-        """This trial's negated gap for `report.claims` (a narrower gap is the better side), with its per-example
-        outcomes: the test examples plus the negated training probe, resampled apart in a paired bootstrap."""
-        if len(self.train_correct) and len(self.correct):
-            return Sample.of([-self.gap], [self.correct, -self.train_correct], sets=("test", "training"))
-        return Sample.of([-self.gap])
-
 
 def _correct(outputs: torch.Tensor | None, y: np.ndarray) -> np.ndarray:
     """1.0 where the top class is the label; empty when the outputs are not class scores."""
@@ -74,10 +67,7 @@ def _correct(outputs: torch.Tensor | None, y: np.ndarray) -> np.ndarray:
 
 def train_probe(trainer: Any) -> np.ndarray:
     """Per-example outcomes of the final model on up to TRAIN_PROBE of the images it trained on, clean."""
-    cfg = trainer.cfg
-    if trainer.test_outputs is None or trainer.test_outputs.ndim != 2:
-        return np.zeros(0)
-    probe = trainer.data.train.subset(cfg.data.limit_train).subset(TRAIN_PROBE)
+    probe = trainer.data.train.subset(trainer.cfg.data.limit_train).subset(TRAIN_PROBE)
     return _correct(trainer.predict(probe), probe.y)
 
 
@@ -93,7 +83,7 @@ def train_trial(cfg: TrainConfig, ctx: Context, name: str, report: bool = False,
     trial = Trial(name, cfg.seed, float(result.test[metric]), correct, result.params, result.epochs_run,
                   result.images_seen, [r.metric("accuracy") for r in tr], [r.metric("accuracy") for r in va],
                   [r.loss or np.nan for r in tr], [r.loss or np.nan for r in va], [r.seconds or 0.0 for r in tr],
-                  train_probe(trainer) if probe else np.zeros(0))
+                  train_probe(trainer) if probe and len(correct) else np.zeros(0))
     return trial, trainer
 
 

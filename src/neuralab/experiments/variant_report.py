@@ -103,9 +103,12 @@ def curves_block(page: Page, name: str, curves: dict[str, list[float]], ylabel: 
 
 
 def minus_gaps(trials: list[Trial]) -> Sample:
-    """The negated gaps of a variant's seeds; with one seed, its per-example outcomes for a paired bootstrap."""
-    if len(trials) == 1:
-        return trials[0].minus_gap()
+    """The negated gaps of a variant's seeds (a narrower gap is the better side); with one seed that measured clean
+    training accuracy, its per-example outcomes too: the test examples and the negated training probe, resampled
+    apart in a paired bootstrap."""
+    t = trials[0]
+    if len(trials) == 1 and len(t.train_correct) and len(t.correct):
+        return Sample.of([-t.gap], [t.correct, -t.train_correct], sets=("test", "training"))
     return Sample.of([-t.gap for t in trials])
 
 

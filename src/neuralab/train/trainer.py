@@ -66,8 +66,7 @@ class Trainer:
         self.log = log if world.is_main else (lambda msg: None)
         self.dtype = resolve_precision(cfg.precision, device,
                                        convolutional=any(isinstance(m, nn.Conv2d) for m in model.modules()))
-        self.channels_last = use_channels_last(data.input_shape, device) or (  # oneDNN's AMX kernels want it
-            data.is_image and device.type == "cpu" and self.dtype == torch.bfloat16)
+        self.channels_last = use_channels_last(data.input_shape, device, self.dtype)
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         # fp16 only (bf16 and fp32 pass through). Its scale is not checkpointed: after a resume it recalibrates
